@@ -1,0 +1,196 @@
+"""One pass per file: read, hash, reuse, parse, detect the format, validate and measure.
+
+Reading, hashing, parsing and walking a file is the cost of the whole system, so each file is
+touched once and the result is a verdict — ``extracted`` with metadata, or ``quarantined``
+with a reason code and a detail. A bad file is data, never an exception.
+"""
+
+import errno
+import gc
+import hashlib
+import logging
+import os
+import stat
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from .formats import (
+    FormatProblem,
+    FormatRegistry,
+    GenericFormat,
+    looks_like_envelope,
+    open_envelope,
+)
+from .jsonload import JsonProblem, parse_json
+from .languages import normalise_language
+from .models import AstMetadata, FileVerdict, Reason
+
+__all__ = ["AnalysisSettings", "Analyzer", "WorkItem"]
+
+log = logging.getLogger(__name__)
+_O_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisSettings:
+    """What a worker needs to analyse files; small and picklable."""
+
+    max_file_bytes: int = 50 * 1024 * 1024
+    max_depth: int = 65_536
+    generic_formats: tuple[dict[str, Any], ...] = ()
+    # False for a full re-analysis: parse even when the content was analysed before.
+    reuse: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """A file to analyse: its OS path relative to the root, and what the manifest knew."""
+
+    path: str
+    size: int
+    prev_hash: str | None = None
+
+
+class Analyzer:
+    """Turns files into verdicts. One per process; holds the format registry."""
+
+    def __init__(self, settings: AnalysisSettings, known_hashes: Collection[str] = ()) -> None:
+        self.settings = settings
+        extra = [
+            GenericFormat(
+                name=g["name"],
+                type_key=g.get("type_key"),
+                children_key=g.get("children_key"),
+                root_types=frozenset(g["root_types"]) if g.get("root_types") else None,
+                language=g.get("language"),
+                function_types=frozenset(g.get("function_types", ())),
+                class_types=frozenset(g.get("class_types", ())),
+                import_types=frozenset(g.get("import_types", ())),
+                branch_types=frozenset(g.get("branch_types", ())),
+                priority=20,
+            )
+            for g in settings.generic_formats
+        ]
+        self.registry = FormatRegistry.default(extra)
+        self.known_hashes = known_hashes
+
+    def analyze_file(self, root: str, item: WorkItem) -> FileVerdict:
+        """Analyse one file under ``root``; never raises for a bad file."""
+        full = os.path.join(root, item.path)
+        try:
+            fd = os.open(full, _O_FLAGS)
+        except OSError as e:
+            return _open_failure(item, e)
+        try:
+            before = os.fstat(fd)
+            size, mtime = before.st_size, before.st_mtime_ns
+            if not stat.S_ISREG(before.st_mode):
+                return _quarantine(item.path, size, mtime, None, Reason.NOT_REGULAR_FILE, "")
+            if size > self.settings.max_file_bytes:
+                limit = self.settings.max_file_bytes / 1048576
+                detail = f"{size / 1048576:.1f} MiB is above the {limit:g} MiB limit"
+                return _quarantine(item.path, size, mtime, None, Reason.TOO_LARGE, detail)
+            with open(fd, "rb", buffering=0, closefd=False) as f:
+                data = f.readall()
+            after = os.fstat(fd)
+        except OSError as e:
+            return _quarantine(item.path, item.size, 0, None, Reason.UNREADABLE, str(e))
+        finally:
+            os.close(fd)
+        if (after.st_size, after.st_mtime_ns) != (size, mtime) or len(data) != size:
+            detail = f"size {size} → {after.st_size} bytes while reading ({len(data)} read)"
+            return _quarantine(
+                item.path,
+                after.st_size,
+                after.st_mtime_ns,
+                None,
+                Reason.CHANGED_DURING_READ,
+                detail,
+            )
+        digest = hashlib.sha256(data).hexdigest()
+        if self.settings.reuse and (digest == item.prev_hash or digest in self.known_hashes):
+            return FileVerdict(item.path, size, mtime, digest, reused=True)
+        return self.analyze_bytes(data, path=item.path, size=size, mtime_ns=mtime, digest=digest)
+
+    def analyze_bytes(
+        self, data: bytes, *, path: str, size: int, mtime_ns: int, digest: str
+    ) -> FileVerdict:
+        """Parse, detect, validate and measure bytes already read and hashed."""
+        enabled = gc.isenabled()
+        gc.disable()  # ASTs are acyclic: collection only costs time on big documents
+        try:
+            return self._analyze(data, path, size, mtime_ns, digest)
+        except MemoryError:
+            return _quarantine(path, size, mtime_ns, digest, Reason.TOO_LARGE, "out of memory")
+        except Exception as e:  # a bug must cost one file, not the run
+            log.exception("analysis of %s failed", path)
+            return _quarantine(
+                path, size, mtime_ns, digest, Reason.ANALYSIS_ERROR, f"{type(e).__name__}: {e}"
+            )
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _analyze(self, data: bytes, path: str, size: int, mtime: int, digest: str) -> FileVerdict:
+        try:
+            doc = parse_json(data, max_depth=self.settings.max_depth)
+        except JsonProblem as p:
+            return _quarantine(path, size, mtime, digest, p.reason, p.detail)
+        if not isinstance(doc, dict):
+            detail = f"the document is a JSON {_json_kind(doc)}, expected an object"
+            return _quarantine(path, size, mtime, digest, Reason.NOT_OBJECT, detail)
+        fmt_name: str | None = None
+        try:
+            declared = parser_name = parser_version = source_path = None
+            tree = doc
+            if looks_like_envelope(doc):
+                envelope, tree = open_envelope(doc)
+                declared = normalise_language(envelope.language)
+                if envelope.parser is not None:
+                    parser_name, parser_version = envelope.parser.name, envelope.parser.version
+                if envelope.source is not None:
+                    source_path = envelope.source.path
+            fmt = self.registry.detect(tree)
+            if fmt is None:
+                detail = f"no format recognises a root with keys {_keys(tree)}"
+                return _quarantine(path, size, mtime, digest, Reason.UNKNOWN_FORMAT, detail)
+            fmt_name = fmt.name
+            meta: AstMetadata = fmt.measure(
+                tree,
+                declared_language=declared,
+                parser_name=parser_name,
+                parser_version=parser_version,
+                source_path=source_path,
+            )
+        except FormatProblem as p:
+            return FileVerdict(
+                path, size, mtime, digest, fmt_name, reason=p.reason, detail=p.detail
+            )
+        return FileVerdict(path, size, mtime, digest, meta.format, metadata=meta)
+
+
+def _quarantine(
+    path: str, size: int, mtime: int, digest: str | None, reason: Reason, detail: str
+) -> FileVerdict:
+    return FileVerdict(path, size, mtime, digest, reason=reason, detail=detail)
+
+
+def _open_failure(item: WorkItem, e: OSError) -> FileVerdict:
+    if e.errno == errno.ENOENT:
+        return FileVerdict(item.path, item.size, 0, None, vanished=True)
+    if e.errno == errno.ELOOP:
+        return _quarantine(item.path, item.size, 0, None, Reason.SYMLINK_LOOP, str(e))
+    return _quarantine(item.path, item.size, 0, None, Reason.UNREADABLE, e.strerror or str(e))
+
+
+def _json_kind(doc: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(doc), "number"
+    )
+
+
+def _keys(tree: dict[str, Any]) -> str:
+    keys = list(tree)[:8]
+    more = ", …" if len(tree) > 8 else ""
+    return "{" + ", ".join(repr(k) for k in keys) + more + "}"

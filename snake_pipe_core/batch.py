@@ -1,0 +1,170 @@
+"""Run analysis over many files: worker processes, byte-sized chunks, back-pressure.
+
+The caller feeds work items as the walk finds them; they are grouped into chunks of bounded
+bytes and file count and submitted to a pool of worker processes, with at most a few chunks
+and a bounded number of bytes in flight, so memory stays bounded however big the repository.
+Small jobs never start a pool: they run in the calling process, which is faster for the
+near-real-time path and for tests.
+"""
+
+import gc
+import itertools
+import logging
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+from .analysis import AnalysisSettings, Analyzer, WorkItem
+from .models import FileVerdict
+
+__all__ = ["BatchTuning", "Executor"]
+
+log = logging.getLogger(__name__)
+
+# Worker-process globals, set once by the initializer.
+_worker_analyzer: Analyzer | None = None
+_worker_root = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchTuning:
+    """Knobs of the batch engine (keyword-only everywhere they are passed)."""
+
+    chunk_bytes: int = 4 * 1024 * 1024
+    chunk_files: int = 256
+    # Bytes of file content in flight across all workers; a bigger file runs alone.
+    inflight_bytes: int = 64 * 1024 * 1024
+    # Below this much work the calling process analyses the files itself.
+    pool_min_files: int = 64
+    pool_min_bytes: int = 8 * 1024 * 1024
+
+
+def _init_worker(settings: AnalysisSettings, root: str, known: list[str]) -> None:
+    global _worker_analyzer, _worker_root
+    # Analysis allocates only acyclic trees; the cyclic collector only costs time here.
+    gc.disable()
+    _worker_analyzer = Analyzer(settings, frozenset(known))
+    _worker_root = root
+    gc.freeze()
+
+
+def _analyze_chunk(items: list[WorkItem]) -> list[FileVerdict]:
+    analyzer = _worker_analyzer
+    assert analyzer is not None, "worker not initialised"
+    return [analyzer.analyze_file(_worker_root, item) for item in items]
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    # forkserver: workers start from a clean, single-threaded process, never a fork of a
+    # process that has DuckDB or Dagster threads running.
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("spawn")
+
+
+class Executor:
+    """Analyse a stream of work items; yields verdicts in completion order.
+
+    ``known_hashes`` is called lazily, only when a pool is started.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        settings: AnalysisSettings,
+        *,
+        workers: int,
+        known_hashes: Callable[[], Collection[str]],
+        tuning: BatchTuning | None = None,
+    ) -> None:
+        self.root = root
+        self.settings = settings
+        self.workers = max(1, workers)
+        self.known_hashes = known_hashes
+        self.tuning = tuning or BatchTuning()
+        self.used_pool = False
+
+    def run(self, items: Iterator[WorkItem]) -> Iterator[list[FileVerdict]]:
+        """Analyse every item; yields lists of verdicts as they complete."""
+        t = self.tuning
+        head: list[WorkItem] = []
+        head_bytes = 0
+        for item in items:
+            head.append(item)
+            head_bytes += item.size
+            if len(head) >= t.pool_min_files or head_bytes >= t.pool_min_bytes:
+                break
+        else:  # the whole job is small
+            if head:
+                yield from self._run_inline(head)
+            return
+        if self.workers <= 1:
+            yield from self._run_inline(itertools.chain(head, items))
+        else:
+            yield from self._run_pool(head, items)
+
+    def _run_inline(self, items: Iterable[WorkItem]) -> Iterator[list[FileVerdict]]:
+        analyzer = Analyzer(self.settings, self.known_hashes())
+        chunk: list[FileVerdict] = []
+        for item in items:
+            chunk.append(analyzer.analyze_file(self.root, item))
+            if len(chunk) >= self.tuning.chunk_files:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def _chunks(self, head: list[WorkItem], rest: Iterator[WorkItem]) -> Iterator[list[WorkItem]]:
+        t = self.tuning
+        chunk: list[WorkItem] = []
+        size = 0
+        for source in (head, rest):
+            for item in source:
+                if chunk and (size + item.size > t.chunk_bytes or len(chunk) >= t.chunk_files):
+                    yield chunk
+                    chunk, size = [], 0
+                chunk.append(item)
+                size += item.size
+        if chunk:
+            yield chunk
+
+    def _run_pool(
+        self, head: list[WorkItem], rest: Iterator[WorkItem]
+    ) -> Iterator[list[FileVerdict]]:
+        self.used_pool = True
+        t = self.tuning
+        known = list(self.known_hashes())
+        log.debug("starting %d analysis workers (%d known hashes)", self.workers, len(known))
+        pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=_mp_context(),
+            initializer=_init_worker,
+            initargs=(self.settings, os.fspath(self.root), known),
+        )
+        del known
+        inflight: dict[Future[list[FileVerdict]], int] = {}
+        inflight_bytes = 0
+        max_chunks = 2 * self.workers
+        try:
+            for chunk in self._chunks(head, rest):
+                chunk_bytes = sum(i.size for i in chunk)
+                # Back-pressure: wait while too many chunks or bytes are in flight.
+                while inflight and (
+                    len(inflight) >= max_chunks or inflight_bytes + chunk_bytes > t.inflight_bytes
+                ):
+                    done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        inflight_bytes -= inflight.pop(fut)
+                        yield fut.result()
+                inflight[pool.submit(_analyze_chunk, chunk)] = chunk_bytes
+                inflight_bytes += chunk_bytes
+            while inflight:
+                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    inflight_bytes -= inflight.pop(fut)
+                    yield fut.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)

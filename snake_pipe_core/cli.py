@@ -1,0 +1,338 @@
+"""The ``snake-pipe`` command: ingest, status, quarantine, config (and watch).
+
+Exit codes: 0 the work completed (quarantined files included), 1 a repository failed,
+2 a usage or configuration error, 3 the store cannot be used.
+"""
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .config import Settings, load_settings, slugify
+from .errors import ConfigError, RepositoryError, SnakePipeError, StoreError
+from .ingest import Progress, ingest_repository
+from .models import IngestSummary
+from .store import Store
+
+__all__ = ["main"]
+
+log = logging.getLogger(__name__)
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
+
+
+class ProgressBar:
+    """A one-line progress display on a terminal; silent otherwise."""
+
+    def __init__(self, stream: Any = sys.stderr) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.last = 0.0
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.1 and not p.walk_complete):
+            return
+        self.last = now
+        rate = p.done / p.elapsed if p.elapsed > 0 else 0.0
+        if p.walk_complete and p.planned:
+            width = 24
+            filled = int(width * p.done / p.planned)
+            bar = "█" * filled + "░" * (width - filled)
+            line = f"{p.repo}: {bar} {p.done}/{p.planned} files"
+        else:
+            line = f"{p.repo}: walking… {p.discovered} found, {p.done}/{p.planned} analysed"
+        line += f"  {p.bytes_done / 1048576:.1f} MiB  {rate:.0f} files/s"
+        self.stream.write("\r\033[K" + line)
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.last:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self.last = 0.0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        args.config,
+        store=Path(args.store) if getattr(args, "store", None) else None,
+        workers=getattr(args, "workers", None),
+    )
+
+
+def _print_summary(s: IngestSummary) -> None:
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.reasons.items()))
+    print(
+        f"{s.repo}: {s.discovered} files ({s.new} new, {s.changed} changed, "
+        f"{s.unchanged} unchanged, {s.deleted} deleted) → {s.extracted} extracted, "
+        f"{s.quarantined} quarantined{f' ({reasons})' if reasons else ''}, "
+        f"{s.excluded} excluded in {s.seconds:.2f} s ({s.files_per_second:.0f} files/s)"
+    )
+
+
+def _aggregate(summaries: list[dict[str, Any]], failures: list[dict[str, str]]) -> dict[str, Any]:
+    keys = ("discovered", "new", "changed", "unchanged", "deleted", "extracted", "quarantined")
+    keys += ("excluded", "reused", "bytes_read")
+    total: dict[str, Any] = {k: sum(s[k] for s in summaries) for k in keys}
+    reasons: dict[str, int] = {}
+    for s in summaries:
+        for k, v in s["reasons"].items():
+            reasons[k] = reasons.get(k, 0) + v
+    total["reasons"] = dict(sorted(reasons.items()))
+    total["status"] = "failed" if failures else "succeeded"
+    total["repos"] = summaries
+    total["failures"] = failures
+    return total
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    targets: list[tuple[str, Path]] = []
+    if args.paths:
+        for p in args.paths:
+            path = Path(p)
+            if not path.is_dir():
+                what = "does not exist" if not path.exists() else "is not a directory"
+                print(f"snake-pipe: {p} {what}; pass a repository's root folder", file=sys.stderr)
+                return EXIT_USAGE
+            targets.append((slugify(path.resolve().name), path))
+    else:
+        targets = sorted(settings.repositories().items())
+        if not targets:
+            print(
+                "snake-pipe: no repository to ingest: pass PATH..., or set repo_roots/repos in "
+                "the configuration (see `snake-pipe config show`)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+    store = Store(settings.store)
+    bar = ProgressBar()
+    summaries: list[dict[str, Any]] = []
+    failures: list[dict[str, str]] = []
+    for repo, root in targets:
+        try:
+            summary = ingest_repository(
+                root,
+                store=store,
+                settings=settings,
+                repo=repo,
+                mode="full" if args.full else "incremental",
+                allow_mass_delete=args.allow_mass_delete,
+                trigger="cli",
+                progress=bar,
+                workers=args.workers,
+            )
+        except RepositoryError as e:
+            bar.close()
+            print(f"snake-pipe: {repo}: {e}", file=sys.stderr)
+            failures.append({"repo": repo, "error": str(e)})
+            continue
+        bar.close()
+        summaries.append(summary.as_dict())
+        if not args.json:
+            _print_summary(summary)
+    if args.json:
+        print(orjson.dumps(_aggregate(summaries, failures), option=orjson.OPT_INDENT_2).decode())
+    elif len(summaries) > 1:
+        agg = _aggregate(summaries, failures)
+        print(
+            f"total: {agg['discovered']} files in {len(summaries)} repositories → "
+            f"{agg['extracted']} extracted, {agg['quarantined']} quarantined, "
+            f"{agg['excluded']} excluded, {agg['deleted']} deleted; store {store.path}"
+        )
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    cells = [[str(r.get(c, "")) if r.get(c) is not None else "" for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _emit(args: argparse.Namespace, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    if args.json:
+        print(orjson.dumps(rows, default=str, option=orjson.OPT_INDENT_2).decode())
+    else:
+        _table(rows, columns)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    store = Store(_settings(args).store)
+    where, params = ("WHERE repo = ?", [args.repo]) if args.repo else ("", [])
+    rows = store.query_dicts(
+        f"""
+        SELECT repo,
+               count(*) FILTER (WHERE state = 'extracted')   AS extracted,
+               count(*) FILTER (WHERE state = 'quarantined') AS quarantined,
+               count(*) FILTER (WHERE state = 'excluded')    AS excluded,
+               count(*) FILTER (WHERE state = 'deleted')     AS deleted,
+               (SELECT max(started_at) FROM runs r WHERE r.repo = m.repo) AS last_run,
+               (SELECT status FROM runs r WHERE r.repo = m.repo
+                ORDER BY started_at DESC LIMIT 1) AS last_status
+        FROM manifest m {where} GROUP BY repo ORDER BY repo
+        """,
+        params,
+    )
+    _emit(args, rows, ["repo", "extracted", "quarantined", "excluded", "deleted", "last_run",
+                       "last_status"])  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    store = Store(settings.store)
+    if args.action == "list":
+        clauses, params = [], []
+        if args.repo:
+            clauses.append("repo = ?")
+            params.append(args.repo)
+        if args.reason:
+            clauses.append("reason = ?")
+            params.append(args.reason)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = store.query_dicts(
+            f"SELECT repo, path, reason, attempts, detail FROM quarantined_files {where} "
+            "ORDER BY repo, reason, path LIMIT ?",
+            [*params, args.limit],
+        )
+        _emit(args, rows, ["repo", "path", "reason", "attempts", "detail"])
+        return EXIT_OK
+    if args.action == "show":
+        rows = store.query_dicts(
+            "SELECT * FROM quarantined_files WHERE path = ? AND (? IS NULL OR repo = ?)",
+            [args.path, args.repo, args.repo],
+        )
+        if not rows:
+            print(f"snake-pipe: {args.path} is not in quarantine", file=sys.stderr)
+            return EXIT_FAILED
+        if args.json:
+            _emit(args, rows, [])
+        else:
+            for row in rows:
+                for k, v in row.items():
+                    print(f"{k:>12}: {v}")
+        return EXIT_OK
+    repo = args.repo
+    if repo is None:
+        repos = [r[0] for r in store.query("SELECT DISTINCT repo FROM quarantined_files")]
+        if len(repos) > 1:
+            print("snake-pipe: several repositories have quarantined files: pass --repo",
+                  file=sys.stderr)  # fmt: skip
+            return EXIT_USAGE
+        repo = repos[0] if repos else None
+    if repo is None:
+        print("nothing in quarantine")
+        return EXIT_OK
+    paths = list(args.paths) or [
+        r[0]
+        for r in store.query(
+            "SELECT path FROM quarantined_files WHERE repo = ? AND (? IS NULL OR reason = ?)",
+            [repo, args.reason, args.reason],
+        )
+    ]
+    if args.action == "release":
+        n = store.release(repo, paths)
+        print(f"released {n} file(s) of {repo}: they stay excluded until their content changes")
+        return EXIT_OK
+    roots = store.query("SELECT root FROM repos WHERE repo = ?", [repo])
+    if not roots:
+        print(f"snake-pipe: unknown repository {repo!r}", file=sys.stderr)
+        return EXIT_USAGE
+    summary = ingest_repository(
+        roots[0][0], store=store, settings=settings, repo=repo, paths=paths, retry=paths,
+        trigger="cli-retry",
+    )  # fmt: skip
+    print(f"retried {summary.analysed} file(s) of {repo}: {summary.extracted} extracted, "
+          f"{summary.quarantined} still quarantined")  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    print(orjson.dumps(settings.effective(), option=orjson.OPT_INDENT_2).decode())
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="snake-pipe",
+        description="Discover, validate and extract AST JSON trees into a DuckDB store.",
+    )
+    parser.add_argument("--config", help="TOML configuration (default: $SNAKE_PIPE_CONFIG "
+                        "or ./snake_pipe.toml)")  # fmt: skip
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--store", help="DuckDB file (default: $SNAKE_PIPE_STORE, the "
+                       "configuration, or .snake_pipe/store.duckdb)")  # fmt: skip
+        p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("ingest", help="ingest repositories (each PATH is one repository)")
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    common(p)
+    p.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    p.add_argument("--full", action="store_true", help="re-read and re-parse every file")
+    p.add_argument("--allow-mass-delete", action="store_true",
+                   help="confirm a run that marks most of a repository deleted")  # fmt: skip
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("status", help="files by state for each repository")
+    p.add_argument("--repo")
+    common(p)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("quarantine", help="list, show, retry or release quarantined files")
+    p.add_argument("action", choices=["list", "show", "retry", "release"])
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument("--repo")
+    p.add_argument("--reason")
+    p.add_argument("--limit", type=int, default=1000)
+    common(p)
+    p.set_defaults(func=cmd_quarantine)
+
+    p = sub.add_parser("config", help="configuration")
+    p.add_argument("action", choices=["show"])
+    p.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "quarantine" and args.action == "show":
+        if len(args.paths) != 1:
+            print("snake-pipe: quarantine show takes one PATH", file=sys.stderr)
+            return EXIT_USAGE
+        args.path = args.paths[0]
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ConfigError as e:
+        print(f"snake-pipe: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreError as e:
+        print(f"snake-pipe: {e}", file=sys.stderr)
+        return EXIT_STORE
+    except SnakePipeError as e:
+        print(f"snake-pipe: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("\nsnake-pipe: interrupted; committed batches are kept, run again to resume",
+              file=sys.stderr)  # fmt: skip
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

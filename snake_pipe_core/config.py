@@ -1,0 +1,240 @@
+"""Settings: one TOML file shared by the CLI and Dagster, environment overrides, defaults.
+
+Precedence, highest first: explicit arguments (CLI flags, Dagster config), environment
+variables (``SNAKE_PIPE_STORE``, ``SNAKE_PIPE_WORKERS``), the TOML file named by
+``SNAKE_PIPE_CONFIG`` (default ``./snake_pipe.toml`` when present), built-in defaults.
+Relative paths in the file are relative to the file's folder.
+
+Example::
+
+    store = ".snake_pipe/store.duckdb"
+    repo_roots = ["demo/repos"]          # each immediate subfolder is one repository
+    workers = 2
+
+    [[repos]]
+    name = "linux-ast"
+    path = "/data/ast/linux"
+
+    [discovery]
+    include = ["*.json"]
+    exclude = ["fixtures/**"]            # added to the built-in exclusions
+
+    [limits]
+    max_file_mb = 50
+    max_depth = 65536
+    mass_delete_threshold = 0.5
+
+    [[generic_formats]]
+    name = "my-parser"
+    type_key = "nodeType"
+    children_key = "children"
+"""
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG_NAME",
+    "DiscoverySettings",
+    "GenericFormatSettings",
+    "LimitSettings",
+    "RepoSettings",
+    "Settings",
+    "load_settings",
+    "slugify",
+]
+
+CONFIG_ENV = "SNAKE_PIPE_CONFIG"
+DEFAULT_CONFIG_NAME = "snake_pipe.toml"
+DEFAULT_STORE = ".snake_pipe/store.duckdb"
+MAX_DEPTH_BOUND = 1_000_000
+
+EDITOR_TEMP_PATTERNS = (
+    "*~", "*.swp", "*.swo", "*.swx", ".#*", "#*#", "*.tmp", "*.temp", "*.part",
+    "*.crdownload", ".~*", "~$*", "4913", ".DS_Store", "*.orig", "*.bak",
+)  # fmt: skip
+NON_AST_JSON = (
+    "package.json", "package-lock.json", "npm-shrinkwrap.json", "tsconfig.json",
+    "tsconfig.*.json", "jsconfig.json", "composer.json", "bower.json", "lerna.json",
+    "nx.json", "project.json", "angular.json", "deno.json", "turbo.json", "vercel.json",
+    "renovate.json", "tslint.json", ".eslintrc.json", ".babelrc.json", ".prettierrc.json",
+    "launch.json", "settings.json", "extensions.json", "tasks.json", "devcontainer.json",
+    "manifest.json", "*.schema.json", "*.map", "*.js.map", ".snake_pipe*.json",
+)  # fmt: skip
+PRUNED_DIRS = (
+    ".git", ".hg", ".svn", ".bzr", "node_modules", "__pycache__", ".venv", ".tox", ".nox",
+    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".idea", ".vscode", ".snake_pipe",
+)  # fmt: skip
+
+
+def slugify(name: str) -> str:
+    """A stable ASCII slug for a repository name: lower case, ``[a-z0-9_-]``."""
+    slug = re.sub(r"[^a-z0-9_-]+", "-", name.strip().lower().encode("ascii", "ignore").decode())
+    slug = slug.strip("-_")
+    return slug or "repo"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RepoSettings(_Model):
+    name: str = Field(min_length=1)
+    path: Path
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.name)
+
+
+class DiscoverySettings(_Model):
+    include: tuple[str, ...] = ("*.json",)
+    exclude: tuple[str, ...] = ()
+    exclude_dirs: tuple[str, ...] = ()
+    # Built-in rules; set to [] to switch one off.
+    editor_temp: tuple[str, ...] = EDITOR_TEMP_PATTERNS
+    non_ast_json: tuple[str, ...] = NON_AST_JSON
+    pruned_dirs: tuple[str, ...] = PRUNED_DIRS
+
+
+class LimitSettings(_Model):
+    max_file_mb: float = Field(default=50.0, gt=0, le=4096)
+    max_depth: int = Field(default=65_536, ge=64, le=MAX_DEPTH_BOUND)
+    mass_delete_threshold: float = Field(default=0.5, gt=0, le=1)
+    # Below this many live files a repository may be emptied without confirmation.
+    mass_delete_min_files: int = Field(default=20, ge=0)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+
+class GenericFormatSettings(_Model):
+    name: str = Field(min_length=1)
+    type_key: str = "type"
+    children_key: str | None = None
+    root_types: tuple[str, ...] | None = None
+    language: str | None = None
+    function_types: tuple[str, ...] = ()
+    class_types: tuple[str, ...] = ()
+    import_types: tuple[str, ...] = ()
+    branch_types: tuple[str, ...] = ()
+
+
+class Settings(_Model):
+    """The effective configuration."""
+
+    store: Path = Path(DEFAULT_STORE)
+    repo_roots: tuple[Path, ...] = ()
+    repos: tuple[RepoSettings, ...] = ()
+    workers: int = Field(default=0, ge=0, le=256)  # 0: one per available core
+    discovery: DiscoverySettings = DiscoverySettings()
+    limits: LimitSettings = LimitSettings()
+    generic_formats: tuple[GenericFormatSettings, ...] = ()
+    quarantine_rate_threshold: float = Field(default=0.05, ge=0, le=1)
+    config_file: Path | None = None
+
+    @field_validator("repos")
+    @classmethod
+    def _unique_names(cls, repos: tuple[RepoSettings, ...]) -> tuple[RepoSettings, ...]:
+        seen: dict[str, str] = {}
+        for r in repos:
+            if r.slug in seen:
+                raise ValueError(f"repository names {seen[r.slug]!r} and {r.name!r} share the slug")
+            seen[r.slug] = r.name
+        return repos
+
+    @property
+    def worker_count(self) -> int:
+        if self.workers:
+            return self.workers
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not Linux
+            return max(1, os.cpu_count() or 1)
+
+    def repositories(self) -> dict[str, Path]:
+        """Slug → root of every configured repository (explicit ones win over roots)."""
+        found: dict[str, Path] = {}
+        for root in self.repo_roots:
+            if not root.is_dir():
+                continue
+            for child in sorted(root.iterdir()):
+                if child.is_dir() and not child.name.startswith("."):
+                    found.setdefault(slugify(child.name), child)
+        for r in self.repos:
+            found[r.slug] = r.path
+        return found
+
+    def effective(self) -> dict[str, Any]:
+        """The configuration as plain data, for ``snake-pipe config show``."""
+        data = self.model_dump(mode="json")
+        data["worker_count"] = self.worker_count
+        data["repositories"] = {k: str(v) for k, v in self.repositories().items()}
+        return data
+
+
+def _resolve(base: Path, value: Any) -> Any:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    base = path.parent.resolve()
+    if "store" in data:
+        data["store"] = _resolve(base, data["store"])
+    if "repo_roots" in data and isinstance(data["repo_roots"], list):
+        data["repo_roots"] = [_resolve(base, r) for r in data["repo_roots"]]
+    for repo in data.get("repos", []) if isinstance(data.get("repos"), list) else []:
+        if isinstance(repo, dict) and "path" in repo:
+            repo["path"] = _resolve(base, repo["path"])
+    data["config_file"] = path.resolve()
+    return data
+
+
+def _format_errors(e: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for err in e.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r:.80})")
+    return "\n".join(lines)
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Load the effective settings; ``overrides`` with a value other than None win."""
+    env = dict(os.environ) if env is None else env
+    data: dict[str, Any] = {}
+    path = config_file or env.get(CONFIG_ENV)
+    if path:
+        data = _read_file(Path(path))
+    elif Path(DEFAULT_CONFIG_NAME).is_file():
+        data = _read_file(Path(DEFAULT_CONFIG_NAME))
+    if env.get("SNAKE_PIPE_STORE"):
+        data["store"] = Path(env["SNAKE_PIPE_STORE"])
+    if env.get("SNAKE_PIPE_WORKERS"):
+        data["workers"] = env["SNAKE_PIPE_WORKERS"]
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_errors(e, str(path or "settings"))) from None

@@ -1,0 +1,236 @@
+"""Discovery: a stat-only walk of one repository, with include/exclude rules.
+
+The walk uses ``os.scandir`` with an explicit stack (no recursion), prunes excluded folders
+before descending, never follows a symlink out of the root, and never opens a file: what it
+learns is the path, size and mtime, or — when the walk alone knows the outcome — the rule
+that excludes the file or the problem that quarantines it (dangling or looping symlink,
+FIFO…). Folders it cannot read are reported so that their files are not taken for deleted.
+"""
+
+import errno
+import fnmatch
+import logging
+import os
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from .config import DiscoverySettings
+from .errors import RepositoryUnavailable
+from .models import Reason, ScanEntry
+
+__all__ = ["Rules", "Walk", "check_root", "storage_path"]
+
+log = logging.getLogger(__name__)
+
+
+def storage_path(path: str) -> str:
+    """The stored form of a relative path: itself, unless the OS name is not valid UTF-8, in
+    which case undecodable bytes are written ``\\xNN`` (DuckDB text must be UTF-8)."""
+    if path.isascii():
+        return path
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _compile(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+
+
+class _PatternSet:
+    """Glob patterns matched against a name (no ``/`` in the pattern) or a relative path."""
+
+    def __init__(self, label: str, patterns: tuple[str, ...]) -> None:
+        self.label = label
+        self.name_patterns = tuple(p for p in patterns if "/" not in p)
+        self.path_patterns = tuple(p.lstrip("/") for p in patterns if "/" in p)
+        self._names = _compile(self.name_patterns)
+        self._paths = _compile(self.path_patterns)
+
+    def match(self, name: str, rel: str) -> str | None:
+        """The rule that matches, as ``label:pattern``, or None."""
+        if self._names is not None and self._names.match(name):
+            hit = next(p for p in self.name_patterns if fnmatch.fnmatchcase(name, p))
+            return f"{self.label}:{hit}"
+        if self._paths is not None and self._paths.match(rel):
+            hit = next(p for p in self.path_patterns if fnmatch.fnmatchcase(rel, p))
+            return f"{self.label}:{hit}"
+        return None
+
+
+class Rules:
+    """Which folders are pruned and which files are excluded, and by which rule."""
+
+    def __init__(self, settings: DiscoverySettings) -> None:
+        self.pruned = frozenset(settings.pruned_dirs)
+        self.exclude_dirs = _PatternSet("exclude-dir", settings.exclude_dirs)
+        self.excluded = [
+            _PatternSet("editor-temp", settings.editor_temp),
+            _PatternSet("non-ast-json", settings.non_ast_json),
+            _PatternSet("exclude", settings.exclude),
+        ]
+        self.include = _PatternSet("include", settings.include)
+
+    def prune(self, name: str, rel: str) -> bool:
+        return name in self.pruned or self.exclude_dirs.match(name, rel) is not None
+
+    def exclusion(self, name: str, rel: str) -> str | None:
+        """The rule excluding this file, or None if it is to be analysed."""
+        for patterns in self.excluded:
+            rule = patterns.match(name, rel)
+            if rule is not None:
+                return rule
+        if self.include.match(name, rel) is None:
+            return "not-included"
+        return None
+
+
+def check_root(root: str) -> str:
+    """The real path of a usable repository root; raise RepositoryUnavailable if it is not."""
+    if not os.path.lexists(root):
+        raise RepositoryUnavailable(f"repository root {root!r} does not exist (not mounted?)")
+    if not os.path.isdir(root):
+        raise RepositoryUnavailable(f"repository root {root!r} is not a directory")
+    try:
+        with os.scandir(root) as it:
+            next(it, None)
+    except OSError as e:
+        raise RepositoryUnavailable(f"repository root {root!r} cannot be read: {e.strerror}") from e
+    return os.path.realpath(root)
+
+
+@dataclass
+class Walk:
+    """One walk of a repository. Iterate ``entries()``; afterwards ``unreadable_dirs`` holds
+    relative folders that could not be listed (their files must not be taken for deleted).
+
+    ``subpaths`` limits the walk to these files and folders (relative to the root), as a file
+    watcher reports them; None walks everything.
+    """
+
+    root: str
+    rules: Rules
+    subpaths: tuple[str, ...] | None = None
+    unreadable_dirs: list[str] = field(default_factory=list)
+    dirs_walked: int = 0
+
+    def __post_init__(self) -> None:
+        if self.subpaths is not None:
+            self.subpaths = tuple(
+                dict.fromkeys(p for p in map(_normalise, self.subpaths) if p is not None)
+            )
+
+    def entries(self) -> Iterator[ScanEntry]:
+        root = check_root(self.root)
+        prefix = root + os.sep
+        stack: list[str] = []
+        if self.subpaths is None:
+            stack.append("")
+        for rel in self.subpaths or ():
+            parts = rel.split("/")
+            if any(
+                self.rules.prune(part, "/".join(parts[: i + 1]))
+                for i, part in enumerate(parts[:-1])
+            ):
+                continue
+            full = os.path.join(root, rel)
+            try:
+                st = os.lstat(full)
+            except OSError:
+                continue  # gone: the diff marks what the manifest had there as deleted
+            if stat.S_ISDIR(st.st_mode):
+                if not self.rules.prune(parts[-1], rel):
+                    stack.append(rel)
+            else:
+                yield self._classify(rel, parts[-1], full, st, prefix)
+        while stack:
+            rel_dir = stack.pop()
+            try:
+                it = os.scandir(os.path.join(root, rel_dir) if rel_dir else root)
+            except OSError as e:
+                if not rel_dir:
+                    raise RepositoryUnavailable(f"repository root {root!r}: {e.strerror}") from e
+                log.warning("cannot list %s: %s; its files are kept as they were", rel_dir, e)
+                self.unreadable_dirs.append(rel_dir)
+                continue
+            self.dirs_walked += 1
+            with it:
+                for entry in it:
+                    name = entry.name
+                    rel = f"{rel_dir}/{name}" if rel_dir else name
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            if not self.rules.prune(name, rel):
+                                stack.append(rel)
+                            continue
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError as e:
+                        log.warning("cannot stat %s: %s", rel, e)
+                        continue  # vanished between listing and stat
+                    yield self._classify(rel, name, entry.path, st, prefix)
+
+    def _classify(
+        self, rel: str, name: str, full: str, st: os.stat_result, prefix: str
+    ) -> ScanEntry:
+        rule = self.rules.exclusion(name, rel)
+        if rule is not None:
+            return ScanEntry(rel, st.st_size, st.st_mtime_ns, excluded_by=rule)
+        if stat.S_ISLNK(st.st_mode):
+            return self._symlink(full, rel, st, prefix)
+        if not stat.S_ISREG(st.st_mode):
+            return _problem(rel, st, Reason.NOT_REGULAR_FILE, _kind(st.st_mode))
+        return ScanEntry(rel, st.st_size, st.st_mtime_ns)
+
+    @staticmethod
+    def _symlink(full: str, rel: str, lst: os.stat_result, prefix: str) -> ScanEntry:
+        try:
+            target = os.readlink(full)
+        except OSError:
+            target = "?"
+        try:
+            st = os.stat(full)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return _problem(rel, lst, Reason.SYMLINK_LOOP, f"symlink loop via {target!r}")
+            if e.errno == errno.ENOENT:
+                return _problem(rel, lst, Reason.DANGLING_SYMLINK, f"target {target!r} is missing")
+            return _problem(rel, lst, Reason.UNREADABLE, f"symlink target: {e.strerror}")
+        real = os.path.realpath(full)
+        if not real.startswith(prefix):
+            return _problem(rel, lst, Reason.OUTSIDE_ROOT, f"points outside the repository: {real}")
+        if stat.S_ISDIR(st.st_mode):
+            # Not followed: its files are discovered under their real path inside the root.
+            return ScanEntry(rel, lst.st_size, lst.st_mtime_ns, excluded_by="symlink-to-directory")
+        if not stat.S_ISREG(st.st_mode):
+            return _problem(rel, st, Reason.NOT_REGULAR_FILE, f"symlink to a {_kind(st.st_mode)}")
+        return ScanEntry(rel, st.st_size, st.st_mtime_ns)
+
+
+def _normalise(path: str) -> str | None:
+    """A relative path inside the root, or None for one that would leave it."""
+    parts = [p for p in path.replace(os.sep, "/").split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        return None
+    return "/".join(parts)
+
+
+def _problem(rel: str, st: os.stat_result, reason: Reason, detail: str) -> ScanEntry:
+    return ScanEntry(rel, st.st_size, st.st_mtime_ns, problem=reason, problem_detail=detail)
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
+        if test(mode):
+            return name
+    return "special file"

@@ -1,0 +1,64 @@
+"""The exceptions snake-pipe raises for its own failures.
+
+A bad *input file* is never an exception: it becomes a quarantine verdict with a reason code.
+Exceptions are for problems with the program's environment or the user's request::
+
+    SnakePipeError                    base of everything raised here
+    ├── ConfigError                   invalid configuration (terminal)
+    ├── RepositoryError               a repository cannot be ingested (terminal)
+    │   ├── RepositoryUnavailable     root missing, unmounted, not a directory or unreadable
+    │   └── MassDeletionRefused       the run would mark most of a repository deleted
+    └── StoreError                    the DuckDB store cannot be used
+        ├── StoreLockTimeout          another process held the store too long (transient)
+        └── StoreSchemaError          the store was written by a newer snake-pipe (terminal)
+
+``transient`` tells an orchestrator whether a retry may help.
+"""
+
+__all__ = [
+    "ConfigError",
+    "MassDeletionRefused",
+    "RepositoryError",
+    "RepositoryUnavailable",
+    "SnakePipeError",
+    "StoreError",
+    "StoreLockTimeout",
+    "StoreSchemaError",
+]
+
+
+class SnakePipeError(Exception):
+    """Base class of snake-pipe's own errors."""
+
+    transient: bool = False
+
+
+class ConfigError(SnakePipeError):
+    """The configuration is invalid; the message names the key and what is wrong."""
+
+
+class RepositoryError(SnakePipeError):
+    """A repository cannot be ingested; nothing was changed in the store."""
+
+
+class RepositoryUnavailable(RepositoryError):
+    """The repository root is missing, unmounted, not a directory or unreadable."""
+
+
+class MassDeletionRefused(RepositoryError):
+    """The run would mark a large share of a repository deleted, which usually means an
+    empty or unmounted mount point; confirm with ``allow_mass_delete`` to proceed."""
+
+
+class StoreError(SnakePipeError):
+    """The DuckDB store cannot be opened or written."""
+
+
+class StoreLockTimeout(StoreError):
+    """Another process held the store's lock longer than the configured wait."""
+
+    transient = True
+
+
+class StoreSchemaError(StoreError):
+    """The store's schema is newer than this version of snake-pipe understands."""

@@ -1,0 +1,183 @@
+"""The contract of an AST format plug-in, and the one-pass walks that measure a tree.
+
+A format recognises its root, knows its node-type key and where children are, and names the
+node types that count as functions, classes, imports and branches. Measuring is one iterative,
+level-by-level walk (never recursion: real trees are tens of thousands of levels deep) that
+collects every node's type; the counts are then read off the type histogram, which keeps the
+per-node work to a couple of C-level operations.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..models import AstMetadata, Reason
+
+__all__ = ["AstFormat", "FormatProblem", "Measured", "walk_all_fields", "walk_children"]
+
+
+class FormatProblem(Exception):
+    """The document is JSON but not a valid tree of this format (a ``schema`` verdict)."""
+
+    def __init__(self, detail: str, reason: Reason = Reason.SCHEMA) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """Raw figures of one walk: the type of every node, and the deepest node path."""
+
+    types: Counter[str]
+    max_depth: int
+
+
+def walk_all_fields(root: Any, type_key: str) -> Measured:
+    """Walk a tree whose children are *any* field holding an object or a list of objects
+    (ESTree, Babel, Python ``ast``). A node is an object whose ``type_key`` holds a string;
+    objects without it (``loc``, ``extra``…) are looked through without adding depth."""
+    types: list[str] = []
+    add = types.append
+    depth = 0
+    level: list[Any] = [root]
+    while level:
+        nxt: list[Any] = []
+        push_next = nxt.append
+        push_same = level.append  # look-through containers stay on this level
+        had_node = False
+        for obj in level:  # `level` grows while iterated: that is intended
+            if obj.__class__ is dict:
+                t = obj.get(type_key)
+                if t.__class__ is str:
+                    add(t)
+                    had_node = True
+                    push = push_next
+                else:
+                    push = push_same
+                for v in obj.values():
+                    if v.__class__ is dict or v.__class__ is list:
+                        push(v)
+            else:
+                for v in obj:
+                    if v.__class__ is dict or v.__class__ is list:
+                        push_same(v)
+        if had_node:
+            depth += 1
+        level = nxt
+    return Measured(Counter(types), depth)
+
+
+def walk_children(root: Any, type_key: str, children_key: str) -> Measured:
+    """Walk a tree whose children are only in ``children_key`` (Clang ``inner``, tree-sitter
+    ``children``), validating that every node is an object with a string type and that
+    children are lists of objects."""
+    types: list[str] = []
+    add = types.append
+    depth = 0
+    level: list[Any] = [root]
+    while level:
+        depth += 1
+        nxt: list[Any] = []
+        extend = nxt.extend
+        for node in level:
+            try:
+                t = node[type_key]
+                kids = node.get(children_key)
+            except (TypeError, KeyError, AttributeError):
+                raise FormatProblem(_bad_node(node, type_key, depth)) from None
+            if t.__class__ is not str:
+                raise FormatProblem(_bad_node(node, type_key, depth))
+            add(t)
+            if kids:
+                if kids.__class__ is not list:
+                    raise FormatProblem(
+                        f"{t!s} node at depth {depth}: {children_key!r} must be a list, "
+                        f"got {type(kids).__name__}"
+                    )
+                extend(kids)
+        level = nxt
+    return Measured(Counter(types), depth)
+
+
+def _bad_node(node: Any, type_key: str, depth: int) -> str:
+    if not isinstance(node, dict):
+        return f"child at depth {depth} is a {type(node).__name__}, expected an object"
+    if type_key not in node:
+        return f"node at depth {depth} has no {type_key!r} key"
+    return f"node at depth {depth}: {type_key!r} must be a string"
+
+
+class AstFormat:
+    """Base class of format plug-ins. Subclasses set the class variables and ``matches``.
+
+    Register a plug-in of your own under the ``snake_pipe.formats`` entry-point group.
+    """
+
+    name: str
+    type_key: str = "type"
+    # Language when neither an envelope nor the file name says; None: unknown.
+    language: str | None = None
+    function_types: frozenset[str] = frozenset()
+    class_types: frozenset[str] = frozenset()
+    import_types: frozenset[str] = frozenset()
+    branch_types: frozenset[str] = frozenset()
+    # Higher is tried first; specific formats before generic ones.
+    priority: int = 50
+
+    def matches(self, root: dict[str, Any]) -> bool:
+        """True if ``root`` (the AST root, envelope removed) is a tree of this format."""
+        raise NotImplementedError
+
+    def walk(self, root: dict[str, Any]) -> Measured:
+        """Validate and measure the tree in one pass; raise FormatProblem if invalid."""
+        return walk_all_fields(root, self.type_key)
+
+    def format_language(self, measured: Measured) -> str | None:
+        return self.language
+
+    def span(self, root: dict[str, Any]) -> tuple[int | None, int | None]:
+        """First and last source line, when the tree records them."""
+        return None, None
+
+    def adjust(self, root: dict[str, Any], measured: Measured) -> dict[str, int]:
+        """Corrections to the histogram-derived counts (e.g. implicit declarations)."""
+        return {}
+
+    def measure(
+        self,
+        root: dict[str, Any],
+        *,
+        declared_language: str | None = None,
+        parser_name: str | None = None,
+        parser_version: str | None = None,
+        source_path: str | None = None,
+    ) -> AstMetadata:
+        """One pass: validate, walk, and derive the metadata of this tree."""
+        m = self.walk(root)
+        types = m.types
+        counts = {
+            "function_count": sum(types[t] for t in self.function_types if t in types),
+            "class_count": sum(types[t] for t in self.class_types if t in types),
+            "import_count": sum(types[t] for t in self.import_types if t in types),
+            "branch_count": sum(types[t] for t in self.branch_types if t in types),
+        }
+        for k, delta in self.adjust(root, m).items():
+            counts[k] = max(0, counts[k] + delta)
+        start, end = self.span(root)
+        return AstMetadata(
+            format=self.name,
+            declared_language=declared_language,
+            format_language=self.format_language(m),
+            parser_name=parser_name,
+            parser_version=parser_version,
+            node_count=types.total(),
+            max_depth=m.max_depth,
+            source_path=source_path,
+            span_start_line=start,
+            span_end_line=end,
+            node_types=orjson.dumps(types, option=orjson.OPT_SORT_KEYS),
+            **counts,
+        )

@@ -1,0 +1,89 @@
+"""Clang ``-Xclang -ast-dump=json``: ``kind`` is the node type, children live in ``inner``.
+
+``type`` is an object (``{"qualType": …}``) and ``referencedDecl``/``decl`` are references,
+so neither is walked.
+"""
+
+from typing import Any
+
+from .base import AstFormat, Measured, walk_children
+
+__all__ = ["ClangFormat"]
+
+_FUNCTIONS = frozenset(
+    {
+        "FunctionDecl",
+        "CXXMethodDecl",
+        "CXXConstructorDecl",
+        "CXXDestructorDecl",
+        "CXXConversionDecl",
+        "LambdaExpr",
+        "ObjCMethodDecl",
+    }
+)
+_CLASSES = frozenset({"CXXRecordDecl", "RecordDecl", "ObjCInterfaceDecl"})
+_BRANCHES = frozenset(
+    {
+        "IfStmt",
+        "ForStmt",
+        "CXXForRangeStmt",
+        "WhileStmt",
+        "DoStmt",
+        "CaseStmt",
+        "ConditionalOperator",
+        "BinaryConditionalOperator",
+        "CXXCatchStmt",
+    }
+)
+
+
+class ClangFormat(AstFormat):
+    """The JSON AST dump of Clang; language C unless the file name says C++."""
+
+    name = "clang"
+    type_key = "kind"
+    language = "c"
+    function_types = _FUNCTIONS
+    class_types = _CLASSES
+    import_types = frozenset({"ImportDecl"})
+    branch_types = _BRANCHES
+    priority = 80
+
+    def matches(self, root: dict[str, Any]) -> bool:
+        kind = root.get("kind")
+        return kind == "TranslationUnitDecl" or (
+            isinstance(kind, str) and isinstance(root.get("inner"), list) and "id" in root
+        )
+
+    def walk(self, root: dict[str, Any]) -> Measured:
+        return walk_children(root, "kind", "inner")
+
+    def format_language(self, measured: Measured) -> str | None:
+        cxx = ("CXXRecordDecl", "CXXMethodDecl", "NamespaceDecl", "ClassTemplateDecl")
+        return "cpp" if any(t in measured.types for t in cxx) else "c"
+
+    def adjust(self, root: dict[str, Any], measured: Measured) -> dict[str, int]:
+        """Drop implicit declarations (a class's self-reference, builtins) and add the
+        short-circuit operators, which only a node's ``opcode`` reveals."""
+        needs = ("CXXRecordDecl", "FunctionDecl", "BinaryOperator")
+        if not any(t in measured.types for t in needs):
+            return {}
+        functions = classes = branches = 0
+        level: list[Any] = [root]
+        while level:
+            nxt: list[Any] = []
+            for node in level:
+                kind = node["kind"]
+                if kind == "BinaryOperator":
+                    if node.get("opcode") in ("&&", "||"):
+                        branches += 1
+                elif node.get("isImplicit"):
+                    if kind == "CXXRecordDecl":
+                        classes -= 1
+                    elif kind in _FUNCTIONS:
+                        functions -= 1
+                kids = node.get("inner")
+                if kids:
+                    nxt.extend(kids)
+            level = nxt
+        return {"function_count": functions, "class_count": classes, "branch_count": branches}

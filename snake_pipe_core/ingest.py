@@ -1,0 +1,305 @@
+"""One ingest of one repository: walk, diff with the manifest, analyse, commit, account.
+
+Resume is not a special mode: a killed run leaves committed batches behind, and the next run's
+diff finds exactly the files whose batch never committed.
+"""
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .analysis import AnalysisSettings, WorkItem
+from .batch import BatchTuning, Executor
+from .config import Settings, slugify
+from .discovery import Rules, Walk, check_root, storage_path
+from .errors import MassDeletionRefused
+from .languages import language_from_name
+from .models import FileState, FileVerdict, IngestSummary, Reason, ScanEntry
+from .store import ManifestRow, Store
+
+__all__ = ["Mode", "Progress", "ingest_repository"]
+
+log = logging.getLogger(__name__)
+Mode = Literal["incremental", "full"]
+# Re-tried on every run even when the file did not change: the cause may have gone away.
+_TRANSIENT = frozenset({Reason.UNREADABLE, Reason.CHANGED_DURING_READ, Reason.ANALYSIS_ERROR})
+# Decided by the walk from stat alone; re-evaluated each run, no read needed.
+_STAT_REASONS = frozenset(
+    {Reason.SYMLINK_LOOP, Reason.OUTSIDE_ROOT, Reason.DANGLING_SYMLINK, Reason.NOT_REGULAR_FILE}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A snapshot for progress displays; ``planned`` grows until ``walk_complete``."""
+
+    repo: str
+    discovered: int
+    planned: int
+    done: int
+    bytes_done: int
+    walk_complete: bool
+    elapsed: float
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass(slots=True)
+class _Commits:
+    """Buffers verdicts and commits them in batches, one transaction each."""
+
+    store: Store
+    summary: IngestSummary
+    replace_metadata: bool
+    commit_files: int = 2000
+    commit_seconds: float = 1.0
+    planned: int = 0
+    done: int = 0
+    batches: int = 0
+    last_commit: float = 0.0
+    pending: list[FileVerdict] = field(default_factory=list)
+
+    def add(self, verdicts: Sequence[FileVerdict]) -> None:
+        self.pending.extend(verdicts)
+        s = self.summary
+        for v in verdicts:
+            if v.vanished:
+                s.deleted += 1
+                continue
+            if v.excluded_by is not None:
+                s.excluded += 1
+                continue
+            if v.reason is not None:
+                s.quarantined += 1
+                s.reasons[v.reason.value] = s.reasons.get(v.reason.value, 0) + 1
+            else:
+                s.extracted += 1
+                s.reused += v.reused
+            if v.content_hash is not None:
+                s.bytes_read += v.size
+
+    def maybe_commit(self) -> None:
+        # The first batch commits at once, so a resumed run shows progress within seconds.
+        if self.pending and (
+            self.batches == 0
+            or len(self.pending) >= self.commit_files
+            or time.monotonic() - self.last_commit >= self.commit_seconds
+        ):
+            self.commit()
+
+    def commit(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        self.done += sum(1 for v in batch if v.excluded_by is None)
+        self.batches += 1
+        self.store.commit_batch(
+            self.summary.repo,
+            self.summary.run_id,
+            batch,
+            languages=[language_from_name(v.path) for v in batch],
+            stored_paths=[storage_path(v.path) for v in batch],
+            batch_no=self.batches,
+            planned=self.planned,
+            done=self.done,
+            replace_metadata=self.replace_metadata,
+        )
+        self.last_commit = time.monotonic()
+
+
+def _same_stat(entry: ScanEntry, prev: ManifestRow) -> bool:
+    return entry.size == prev.size and entry.mtime_ns == prev.mtime_ns
+
+
+def _is_unchanged(entry: ScanEntry, prev: ManifestRow | None, full: bool) -> bool:
+    if prev is None or not _same_stat(entry, prev):
+        return False
+    if entry.excluded_by is not None:
+        return prev.state == FileState.EXCLUDED and prev.reason == entry.excluded_by
+    if entry.problem is not None:
+        return prev.state == FileState.QUARANTINED and prev.reason == entry.problem
+    if prev.state == FileState.EXCLUDED:
+        return prev.reason == "released"  # accepted by a person until its content changes
+    if full:
+        return False
+    if prev.state == FileState.QUARANTINED:
+        return prev.reason not in _TRANSIENT and prev.reason not in _STAT_REASONS
+    return prev.state == FileState.EXTRACTED
+
+
+def _direct_verdict(entry: ScanEntry) -> FileVerdict:
+    """The verdict of a file whose outcome the walk already knows (nothing to read)."""
+    if entry.excluded_by is not None:
+        return FileVerdict(
+            entry.path, entry.size, entry.mtime_ns, None, excluded_by=entry.excluded_by
+        )
+    return FileVerdict(
+        entry.path,
+        entry.size,
+        entry.mtime_ns,
+        None,
+        reason=entry.problem,
+        detail=entry.problem_detail,
+    )
+
+
+def _under(path: str, prefixes: Sequence[str]) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in prefixes)
+
+
+def ingest_repository(
+    root: str | os.PathLike[str],
+    *,
+    store: Store,
+    settings: Settings,
+    repo: str | None = None,
+    mode: Mode = "incremental",
+    paths: Sequence[str] | None = None,
+    retry: Sequence[str] | None = None,
+    allow_mass_delete: bool = False,
+    trigger: str | None = None,
+    progress: ProgressFn | None = None,
+    workers: int | None = None,
+    tuning: BatchTuning | None = None,
+) -> IngestSummary:
+    """Bring the store up to date with one repository on disk.
+
+    Args:
+        root: the repository's root folder.
+        store: where results go.
+        settings: discovery rules, limits and workers.
+        repo: the repository's name (default: the slug of the root folder's name).
+        mode: ``incremental`` reads only new and changed files; ``full`` re-reads, re-hashes
+            and re-parses every file.
+        paths: only look at these paths (files or folders, relative to the root), as the
+            watcher reports them; files under them that are gone become ``deleted``.
+        retry: quarantined paths to analyse again even though they did not change.
+        allow_mass_delete: confirm a run that would mark most of the repository deleted.
+        trigger: who asked (``cli``, ``dagster``, ``watcher``…), for the audit table.
+        progress: called with a :class:`Progress` snapshot as work advances.
+        workers: worker processes (default from settings: one per core).
+
+    Raises:
+        RepositoryUnavailable: the root is missing, not a folder or unreadable (nothing is
+            written to the store).
+        MassDeletionRefused: the run would delete a large share of the repository.
+    """
+    started = time.monotonic()
+    root_str = os.fspath(root)
+    real_root = check_root(root_str)  # before anything is written
+    repo = repo or slugify(Path(real_root).name)
+    full = mode == "full"
+    run_id = store.begin_run(repo, real_root, mode=mode, trigger=trigger)
+    summary = IngestSummary(repo=repo, root=real_root, run_id=run_id)
+    commits = _Commits(store, summary, replace_metadata=full)
+    rules = Rules(settings.discovery)
+    walk = Walk(real_root, rules, subpaths=tuple(paths) if paths is not None else None)
+    retry_set = {storage_path(p) for p in retry or ()}
+    analysis = AnalysisSettings(
+        max_file_bytes=settings.limits.max_file_bytes,
+        max_depth=settings.limits.max_depth,
+        generic_formats=tuple(g.model_dump() for g in settings.generic_formats),
+        reuse=not full,
+    )
+    walk_done = False
+
+    def report() -> None:
+        if progress is not None:
+            progress(
+                Progress(
+                    repo,
+                    summary.discovered,
+                    commits.planned,
+                    commits.done + len(commits.pending),
+                    summary.bytes_read,
+                    walk_done,
+                    time.monotonic() - started,
+                )
+            )
+
+    try:
+        manifest = store.load_manifest(repo, prefixes=walk.subpaths)
+        live_before = len(manifest)
+
+        def work() -> Iterator[WorkItem]:
+            nonlocal walk_done
+            for entry in walk.entries():
+                summary.discovered += 1
+                key = storage_path(entry.path)
+                prev = manifest.pop(key, None)
+                if key not in retry_set and _is_unchanged(entry, prev, full):
+                    summary.unchanged += 1
+                    continue
+                if prev is None:
+                    summary.new += 1
+                else:
+                    summary.changed += 1
+                if entry.excluded_by is not None or entry.problem is not None:
+                    commits.add([_direct_verdict(entry)])
+                    continue
+                commits.planned += 1
+                prev_hash = (
+                    prev.content_hash if prev and prev.state == FileState.EXTRACTED else None
+                )
+                yield WorkItem(entry.path, entry.size, prev_hash)
+            walk_done = True
+
+        executor = Executor(
+            real_root,
+            analysis,
+            workers=workers or settings.worker_count,
+            known_hashes=store.known_hashes if not full else frozenset,
+            tuning=tuning or BatchTuning(),
+        )
+        for verdicts in executor.run(work()):
+            commits.add(verdicts)
+            commits.maybe_commit()
+            report()
+        walk_done = True
+        commits.commit()
+
+        # What the manifest still holds was not seen: deleted, unless its folder was unreadable.
+        gone = [p for p in manifest if not _under(p, walk.unreadable_dirs)]
+        if walk.subpaths is None and gone and not allow_mass_delete:
+            limits = settings.limits
+            if live_before >= limits.mass_delete_min_files and (
+                len(gone) >= limits.mass_delete_threshold * live_before
+            ):
+                raise MassDeletionRefused(
+                    f"{len(gone)} of {live_before} files of repository {repo!r} are gone from "
+                    f"{real_root}: is it unmounted or empty? Nothing was marked deleted. If the "
+                    f"files really were removed, run again with --allow-mass-delete"
+                )
+        store.mark_deleted(repo, gone, run_id)
+        summary.deleted += len(gone)
+        summary.seconds = time.monotonic() - started
+        summary.status = "succeeded"
+        summary.languages = store.run_languages(repo, run_id)
+        summary.totals = store.state_counts(repo)
+        report()
+        store.finish_run(run_id, repo, status="succeeded", summary=summary.as_dict(), error=None)
+        log.info(
+            "ingested %s: %d discovered, %d analysed (%d quarantined), %d deleted in %.2f s",
+            repo,
+            summary.discovered,
+            summary.analysed,
+            summary.quarantined,
+            summary.deleted,
+            summary.seconds,
+        )
+        return summary
+    except BaseException as e:
+        summary.seconds = time.monotonic() - started
+        summary.status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+        try:
+            store.finish_run(
+                run_id, repo, status=summary.status, summary=summary.as_dict(), error=str(e)
+            )
+        except Exception:  # the original error matters more than the audit row
+            log.exception("could not record the end of run %s", run_id)
+        raise

@@ -1,0 +1,186 @@
+"""Parse AST JSON bytes the way real parsers write them.
+
+``orjson`` is the fast path. It refuses two things that real output contains: nesting deeper
+than 1,024 levels (tree-sitter dumps of long operator chains exceed 14,000) and escaped lone
+surrogates (``"\\ud800"``, which Python's ``json`` writes for such string constants). Such
+documents are valid input, so they fall back to Python's ``json`` and, when deep, to an
+iterative parser that never recurses and enforces the configured depth bound.
+
+Problems are raised as :class:`JsonProblem` with a reason code and a human detail with the
+line and column, so the caller turns them into a quarantine verdict.
+"""
+
+import json
+import re
+from json.decoder import scanstring  # type: ignore[attr-defined]
+from typing import Any
+
+import orjson
+
+from .models import Reason
+
+__all__ = ["JsonProblem", "loads_iterative", "parse_json"]
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+_ORJSON_MAX_DEPTH = 1024
+_WS = re.compile(r"[ \t\n\r]*")
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_LITERALS = {"t": ("true", True), "f": ("false", False), "n": ("null", None)}
+
+
+class JsonProblem(Exception):
+    """The bytes are not a JSON document snake-pipe accepts."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _line_col(text: str | bytes, pos: int) -> str:
+    nl: Any = "\n" if isinstance(text, str) else b"\n"
+    line = text.count(nl, 0, pos) + 1
+    col = pos - (text.rfind(nl, 0, pos) + 1) + 1
+    return f"line {line} column {col} (char {pos})"
+
+
+def parse_json(data: bytes, *, max_depth: int) -> Any:
+    """Parse one document; raise :class:`JsonProblem` for empty, non-UTF-8, invalid or too
+    deep input. ``max_depth`` bounds the nesting of arrays and objects."""
+    if data.startswith(_UTF8_BOM):
+        data = data[3:]
+    if not data.strip():
+        raise JsonProblem(Reason.EMPTY, "the file is empty" if not data else "only whitespace")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        message = str(e)
+    if "UTF-8" in message:
+        _raise_encoding(data)
+    if "depth limit" in message and max_depth <= _ORJSON_MAX_DEPTH:
+        raise JsonProblem(Reason.TOO_DEEP, f"nesting deeper than {max_depth} levels")
+    # orjson refused something that real parsers write; decide with the lenient parsers.
+    text = _decode(data)
+    if "depth limit" not in message:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise JsonProblem(Reason.INVALID_JSON, f"{e.msg}: {_line_col(text, e.pos)}") from None
+        except RecursionError:
+            pass
+    return loads_iterative(text, max_depth=max_depth)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        _raise_encoding(data)
+        raise  # unreachable: _raise_encoding always raises
+
+
+def _raise_encoding(data: bytes) -> None:
+    if data.startswith(_UTF16_32_BOMS):
+        raise JsonProblem(Reason.ENCODING, "UTF-16/UTF-32 byte order mark; AST JSON must be UTF-8")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise JsonProblem(
+            Reason.ENCODING,
+            f"not valid UTF-8: byte 0x{data[e.start]:02x} at {_line_col(data, e.start)}",
+        ) from None
+    raise JsonProblem(Reason.ENCODING, "not valid UTF-8")
+
+
+def loads_iterative(text: str, *, max_depth: int) -> Any:  # noqa: C901 - one state machine
+    """Parse JSON without recursion, for documents nested deeper than C parsers allow.
+
+    Accepts what Python's ``json`` accepts (lone surrogate escapes included) and raises
+    :class:`JsonProblem` with ``too_deep`` beyond ``max_depth`` nesting levels.
+    """
+    containers: list[Any] = []
+    keys: list[Any] = []
+    ws = _WS.match
+    n = len(text)
+    pos = ws(text, 0).end()
+
+    def fail(msg: str, at: int) -> JsonProblem:
+        return JsonProblem(Reason.INVALID_JSON, f"{msg}: {_line_col(text, at)}")
+
+    def read_key(at: int) -> tuple[str, int]:
+        if at >= n or text[at] != '"':
+            raise fail("Expecting property name enclosed in double quotes", at)
+        try:
+            key, at = scanstring(text, at + 1)
+        except ValueError as e:
+            raise fail(str(e).split(":")[0], at) from None
+        at = ws(text, at).end()
+        if at >= n or text[at] != ":":
+            raise fail("Expecting ':' delimiter", at)
+        return key, ws(text, at + 1).end()
+
+    while True:
+        # A value starts at pos.
+        if pos >= n:
+            raise fail("Expecting value", pos)
+        c = text[pos]
+        value: Any
+        if c == "{" or c == "[":
+            if len(containers) >= max_depth:
+                raise JsonProblem(Reason.TOO_DEEP, f"nesting deeper than {max_depth} levels")
+            close = "}" if c == "{" else "]"
+            pos = ws(text, pos + 1).end()
+            if pos < n and text[pos] == close:
+                value = {} if c == "{" else []
+                pos += 1
+            elif c == "{":
+                key, pos = read_key(pos)
+                containers.append({})
+                keys.append(key)
+                continue
+            else:
+                containers.append([])
+                keys.append(None)
+                continue
+        elif c == '"':
+            try:
+                value, pos = scanstring(text, pos + 1)
+            except ValueError as e:
+                raise fail(str(e).split(":")[0], pos) from None
+        elif c in _LITERALS:
+            word, value = _LITERALS[c]
+            if not text.startswith(word, pos):
+                raise fail("Expecting value", pos)
+            pos += len(word)
+        else:
+            m = _NUMBER.match(text, pos)
+            if m is None:
+                raise fail("Expecting value", pos)
+            pos = m.end()
+            value = float(m.group()) if m.group(1) or m.group(2) else int(m.group())
+        # Attach the finished value; close as many containers as end here.
+        while True:
+            if not containers:
+                pos = ws(text, pos).end()
+                if pos != n:
+                    raise fail("Extra data", pos)
+                return value
+            top = containers[-1]
+            if type(top) is list:
+                top.append(value)
+            else:
+                top[keys[-1]] = value
+            pos = ws(text, pos).end()
+            c = text[pos] if pos < n else ""
+            if c == ",":
+                pos = ws(text, pos + 1).end()
+                if type(top) is dict:
+                    keys[-1], pos = read_key(pos)
+                break
+            if c == ("]" if type(top) is list else "}"):
+                value = containers.pop()
+                keys.pop()
+                pos += 1
+                continue
+            raise fail("Expecting ',' delimiter", pos)

@@ -1,0 +1,7 @@
+"""The DuckDB store: schema, migrations, locking and the batch write path."""
+
+from .lock import store_lock
+from .schema import SCHEMA_VERSION
+from .store import ManifestRow, Store, utcnow
+
+__all__ = ["SCHEMA_VERSION", "ManifestRow", "Store", "store_lock", "utcnow"]

@@ -1,0 +1,383 @@
+"""The DuckDB store: short connections behind the inter-process lock, bulk batch commits.
+
+A batch of verdicts is committed in one transaction that writes the files' manifest rows
+together with their metadata or quarantine rows and advances the run's checkpoint. After a
+crash at any instant, the next run's diff finds exactly the files whose transaction never
+committed: nothing is lost, nothing is done twice.
+"""
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from ..errors import StoreError, StoreSchemaError
+from ..models import AstMetadata, FileState, FileVerdict
+from .lock import store_lock
+from .schema import MIGRATIONS, SCHEMA_VERSION, VIEWS
+
+__all__ = ["ManifestRow", "Store", "utcnow"]
+
+log = logging.getLogger(__name__)
+_migrated: set[Path] = set()
+_migrate_guard = threading.Lock()
+
+
+def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pa.Table:
+    """A query's result as an Arrow table, without the DB-API copy."""
+    rel = con.sql(sql, params=params)
+    fetch = getattr(rel, "to_arrow_table", None) or rel.arrow  # DuckDB 2.0 renamed it
+    return fetch()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRow:
+    """What the manifest knows of a live file; the diff compares it with the walk."""
+
+    size: int
+    mtime_ns: int
+    state: str
+    reason: str | None
+    content_hash: str | None
+
+
+_BATCH_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("mtime_ns", pa.int64()),
+        ("content_hash", pa.string()),
+        ("format", pa.string()),
+        ("name_language", pa.string()),
+        ("state", pa.string()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
+_META_FIELDS = [f for f in AstMetadata.__slots__ if f != "node_types"]
+
+
+class Store:
+    """A snake-pipe store in one DuckDB file."""
+
+    def __init__(self, path: str | Path, *, lock_timeout: float | None = None) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.lock_timeout = lock_timeout
+
+    # -- connections ---------------------------------------------------------------------
+
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short connection under the store lock (shared for readers)."""
+        if read_only and not self.path.exists():
+            raise StoreError(
+                f"no store at {self.path}: run `snake-pipe ingest` first, or pass --store"
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if read_only:
+            self._ensure_schema()
+        with store_lock(self.path, shared=read_only, timeout=self.lock_timeout):
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.Error as e:
+                raise StoreError(f"cannot open the store {self.path}: {e}") from e
+            try:
+                if not read_only:
+                    self._migrate(con)
+                yield con
+            finally:
+                con.close()
+
+    def _ensure_schema(self) -> None:
+        if self.path not in _migrated:
+            with self.connect():
+                pass
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        with _migrate_guard:
+            if self.path in _migrated:
+                return
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+            )
+            row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+            current = (row[0] if row else None) or 0
+            if current > SCHEMA_VERSION:
+                raise StoreSchemaError(
+                    f"the store {self.path} has schema version {current}, newer than this "
+                    f"snake-pipe understands ({SCHEMA_VERSION}); upgrade snake-pipe"
+                )
+            if current < SCHEMA_VERSION:
+                for version, sql in MIGRATIONS:
+                    if version <= current:
+                        continue
+                    log.info("migrating store %s to schema version %d", self.path, version)
+                    con.execute("BEGIN")
+                    con.execute(sql)
+                    con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, utcnow()])
+                    con.execute(VIEWS)
+                    con.execute("COMMIT")
+            _migrated.add(self.path)
+
+    # -- reads for the engine ----------------------------------------------------------------
+
+    def load_manifest(
+        self, repo: str, *, prefixes: Sequence[str] | None = None
+    ) -> dict[str, ManifestRow]:
+        """Every live (not deleted) file of a repository by stored path; with ``prefixes``,
+        only the files at or under those relative paths."""
+        sql = (
+            "SELECT path, size_bytes, mtime_ns, state, reason, content_hash "
+            "FROM manifest WHERE repo = ? AND state <> 'deleted'"
+        )
+        with self.connect() as con:
+            if prefixes is None:
+                t = _arrow(con, sql, [repo])
+            else:
+                con.register("prefix_v", pa.table([list(prefixes)], names=["p"]))
+                t = _arrow(
+                    con,
+                    sql + " AND path IN (SELECT path FROM manifest, prefix_v WHERE repo = ? "
+                    "AND (path = p OR starts_with(path, p || '/')))",
+                    [repo, repo],
+                )
+        cols = [t.column(i).to_pylist() for i in range(6)]
+        return {p: ManifestRow(s, m, st, r, h) for p, s, m, st, r, h in zip(*cols, strict=True)}
+
+    def known_hashes(self) -> set[str]:
+        """Content hashes that already have metadata (any path, any repository)."""
+        with self.connect() as con:
+            t = _arrow(con, "SELECT content_hash FROM ast_metadata", [])
+        return set(t.column(0).to_pylist())
+
+    # -- runs and checkpoints ------------------------------------------------------------------
+
+    def begin_run(self, repo: str, root: str, *, mode: str, trigger: str | None) -> str:
+        run_id = f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        now = utcnow()
+        with self.connect() as con:
+            con.execute("BEGIN")
+            con.execute(
+                "INSERT INTO repos (repo, root, first_seen) VALUES (?, ?, ?) "
+                "ON CONFLICT (repo) DO UPDATE SET root = excluded.root, retired = false",
+                [repo, root, now],
+            )
+            con.execute(
+                "INSERT INTO runs (run_id, repo, root, mode, trigger, started_at, status, host, "
+                "pid) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                [run_id, repo, root, mode, trigger, now, socket.gethostname(), os.getpid()],
+            )
+            con.execute(
+                "INSERT INTO checkpoints VALUES (?, ?, 0, 0, 0, 'running', ?)", [run_id, repo, now]
+            )
+            con.execute("COMMIT")
+        return run_id
+
+    def finish_run(
+        self, run_id: str, repo: str, *, status: str, summary: dict[str, Any], error: str | None
+    ) -> None:
+        now = utcnow()
+        with self.connect() as con:
+            con.execute("BEGIN")
+            con.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, error = ?, summary = ? "
+                "WHERE run_id = ?",
+                [now, status, error, orjson.dumps(summary).decode(), run_id],
+            )
+            con.execute(
+                "UPDATE checkpoints SET status = ?, updated_at = ? WHERE run_id = ? AND repo = ?",
+                [status, now, run_id, repo],
+            )
+            if status == "succeeded":
+                con.execute("UPDATE repos SET last_ingest = ? WHERE repo = ?", [now, repo])
+            con.execute("COMMIT")
+
+    # -- the write path ------------------------------------------------------------------------
+
+    def commit_batch(
+        self,
+        repo: str,
+        run_id: str,
+        verdicts: Sequence[FileVerdict],
+        *,
+        languages: Sequence[str | None],
+        stored_paths: Sequence[str],
+        batch_no: int,
+        planned: int,
+        done: int,
+        replace_metadata: bool = False,
+    ) -> None:
+        """Commit one batch of verdicts, their metadata or quarantine rows, and the checkpoint,
+        in one transaction."""
+        batch = pa.table(
+            [
+                stored_paths,
+                [v.size for v in verdicts],
+                [v.mtime_ns for v in verdicts],
+                [v.content_hash for v in verdicts],
+                [v.format for v in verdicts],
+                list(languages),
+                [v.state.value for v in verdicts],
+                [v.reason.value if v.reason is not None else v.excluded_by for v in verdicts],
+                [v.detail for v in verdicts],
+            ],
+            schema=_BATCH_SCHEMA,
+        )
+        metas = [v for v in verdicts if v.metadata is not None]
+        meta_table = _metadata_table(metas) if metas else None
+        has_quarantine = any(v.state is FileState.QUARANTINED for v in verdicts)
+        now = utcnow()
+        with self.connect() as con:
+            con.register("batch_v", batch)
+            if meta_table is not None:
+                con.register("meta_v", meta_table)
+            con.execute("BEGIN")
+            if meta_table is not None:
+                conflict = (
+                    "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _META_COLUMNS[1:])
+                    if replace_metadata
+                    else "DO NOTHING"
+                )
+                con.execute(
+                    f"INSERT INTO ast_metadata ({_META_COLUMN_LIST}, analysed_at) "
+                    f"SELECT {_META_COLUMN_LIST}, ?::TIMESTAMP FROM meta_v "
+                    f"ON CONFLICT (content_hash) {conflict}",
+                    [now],
+                )
+            con.execute(_UPSERT_MANIFEST, [repo, now, now, now, run_id])
+            con.execute(
+                "DELETE FROM quarantine WHERE repo = ? AND path IN "
+                "(SELECT path FROM batch_v WHERE state <> 'quarantined')",
+                [repo],
+            )
+            if has_quarantine:
+                con.execute(_UPSERT_QUARANTINE, [repo, now, now])
+            con.execute(
+                "UPDATE checkpoints SET planned = ?, done = ?, last_batch = ?, updated_at = ? "
+                "WHERE run_id = ? AND repo = ?",
+                [planned, done, batch_no, now, run_id, repo],
+            )
+            con.execute("COMMIT")
+
+    def mark_deleted(self, repo: str, paths: Sequence[str], run_id: str) -> None:
+        """Mark files gone from disk as ``deleted`` (their history stays)."""
+        if not paths:
+            return
+        now = utcnow()
+        table = pa.table([list(paths)], names=["path"])
+        with self.connect() as con:
+            con.register("gone_v", table)
+            con.execute("BEGIN")
+            con.execute(
+                "UPDATE manifest SET state = 'deleted', reason = NULL, deleted_at = ?, "
+                "last_seen = ?, run_id = ? WHERE repo = ? AND path IN (SELECT path FROM gone_v)",
+                [now, now, run_id, repo],
+            )
+            con.execute(
+                "DELETE FROM quarantine WHERE repo = ? AND path IN (SELECT path FROM gone_v)",
+                [repo],
+            )
+            con.execute("COMMIT")
+
+    def run_languages(self, repo: str, run_id: str) -> dict[str, int]:
+        """Languages of the files a run extracted."""
+        rows = self.query(
+            "SELECT coalesce(language, 'unknown'), count(*) FROM ast_files "
+            "WHERE repo = ? AND run_id = ? AND state = 'extracted' GROUP BY 1",
+            [repo, run_id],
+        )
+        return {lang: n for lang, n in rows}
+
+    def state_counts(self, repo: str) -> dict[str, int]:
+        """Files of a repository by state, as the store holds them now."""
+        rows = self.query("SELECT state, count(*) FROM manifest WHERE repo = ? GROUP BY 1", [repo])
+        return {state: n for state, n in rows}
+
+    # -- queries for people ------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query and fetch all rows."""
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, list(params)).fetchall()
+
+    def query_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.connect(read_only=True) as con:
+            cur = con.execute(sql, list(params))
+            names = [d[0] for d in cur.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def release(self, repo: str, paths: Sequence[str]) -> int:
+        """Accept quarantined files as they are: they become ``excluded`` (rule ``released``)
+        until their content changes, and leave the quarantine."""
+        table = pa.table([list(paths)], names=["path"])
+        with self.connect() as con:
+            con.register("rel_v", table)
+            con.execute("BEGIN")
+            row = con.execute(
+                "SELECT count(*) FROM manifest WHERE repo = ? AND state = 'quarantined' "
+                "AND path IN (SELECT path FROM rel_v)",
+                [repo],
+            ).fetchone()
+            con.execute(
+                "UPDATE manifest SET state = 'excluded', reason = 'released' WHERE repo = ? "
+                "AND state = 'quarantined' AND path IN (SELECT path FROM rel_v)",
+                [repo],
+            )
+            con.execute(
+                "DELETE FROM quarantine WHERE repo = ? AND path IN (SELECT path FROM rel_v)",
+                [repo],
+            )
+            con.execute("COMMIT")
+        return int(row[0]) if row else 0
+
+
+_META_COLUMNS = ["content_hash", *_META_FIELDS, "node_types"]
+_META_COLUMN_LIST = ", ".join(_META_COLUMNS)
+
+
+def _metadata_table(verdicts: Sequence[FileVerdict]) -> pa.Table:
+    metas = [v.metadata for v in verdicts if v.metadata is not None]
+    columns: dict[str, list[Any]] = {"content_hash": [v.content_hash for v in verdicts]}
+    for name in _META_FIELDS:
+        columns[name] = [getattr(m, name) for m in metas]
+    columns["node_types"] = [m.node_types.decode() for m in metas]
+    return pa.table(columns)
+
+
+_UPSERT_MANIFEST = """
+INSERT INTO manifest (repo, path, size_bytes, mtime_ns, content_hash, format, name_language,
+                      state, reason, first_seen, last_seen, deleted_at, run_id)
+SELECT ?, path, size_bytes, mtime_ns, content_hash, format, name_language, state, reason,
+       ?::TIMESTAMP, ?::TIMESTAMP, CASE WHEN state = 'deleted' THEN ?::TIMESTAMP END, ?
+FROM batch_v
+ON CONFLICT (repo, path) DO UPDATE SET
+    size_bytes = excluded.size_bytes, mtime_ns = excluded.mtime_ns,
+    content_hash = excluded.content_hash, format = excluded.format,
+    name_language = excluded.name_language, state = excluded.state, reason = excluded.reason,
+    last_seen = excluded.last_seen, deleted_at = excluded.deleted_at, run_id = excluded.run_id
+"""
+
+_UPSERT_QUARANTINE = """
+INSERT INTO quarantine (repo, path, content_hash, reason, detail, first_seen, last_seen, attempts)
+SELECT ?, path, content_hash, reason, detail, ?::TIMESTAMP, ?::TIMESTAMP, 1
+FROM batch_v WHERE state = 'quarantined'
+ON CONFLICT (repo, path) DO UPDATE SET
+    content_hash = excluded.content_hash, reason = excluded.reason, detail = excluded.detail,
+    last_seen = excluded.last_seen, attempts = quarantine.attempts + 1
+"""
