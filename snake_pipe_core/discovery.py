@@ -202,7 +202,7 @@ class Walk:
                 return _problem(rel, lst, Reason.DANGLING_SYMLINK, f"target {target!r} is missing")
             return _problem(rel, lst, Reason.UNREADABLE, f"symlink target: {e.strerror}")
         real = os.path.realpath(full)
-        if not real.startswith(prefix):
+        if not (real + os.sep).startswith(prefix):  # the root itself is inside
             return _problem(rel, lst, Reason.OUTSIDE_ROOT, f"points outside the repository: {real}")
         if stat.S_ISDIR(st.st_mode):
             # Not followed: its files are discovered under their real path inside the root.
