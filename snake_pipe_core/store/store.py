@@ -116,8 +116,8 @@ class Store:
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
             )
-            row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
-            current = (row[0] if row else None) or 0
+            rows = con.execute("SELECT max(version) FROM schema_migrations").fetchall()
+            current = rows[0][0] or 0
             if current > SCHEMA_VERSION:
                 raise StoreSchemaError(
                     f"the store {self.path} has schema version {current}, newer than this "
@@ -329,11 +329,11 @@ class Store:
         with self.connect() as con:
             con.register("rel_v", table)
             con.execute("BEGIN")
-            row = con.execute(
+            released = con.execute(
                 "SELECT count(*) FROM manifest WHERE repo = ? AND state = 'quarantined' "
                 "AND path IN (SELECT path FROM rel_v)",
                 [repo],
-            ).fetchone()
+            ).fetchall()[0][0]
             con.execute(
                 "UPDATE manifest SET state = 'excluded', reason = 'released' WHERE repo = ? "
                 "AND state = 'quarantined' AND path IN (SELECT path FROM rel_v)",
@@ -344,7 +344,7 @@ class Store:
                 [repo],
             )
             con.execute("COMMIT")
-        return int(row[0]) if row else 0
+        return int(released)
 
 
 _META_COLUMNS = ["content_hash", *_META_FIELDS, "node_types"]

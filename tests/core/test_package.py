@@ -1,0 +1,41 @@
+import subprocess
+import sys
+
+import pytest
+
+import snake_pipe_core
+
+pytestmark = pytest.mark.unit
+
+
+def test_engine_never_imports_dagster() -> None:
+    code = (
+        "import sys, snake_pipe_core, snake_pipe_core.cli, snake_pipe_core.batch, "
+        "snake_pipe_core.ingest\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0].startswith('dagster'))\n"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_public_api_is_pinned() -> None:
+    assert sorted(snake_pipe_core.__all__) == sorted(
+        [
+            "AnalysisSettings", "Analyzer", "AstFormat", "AstMetadata", "ConfigError",
+            "FileState", "FileVerdict", "FormatRegistry", "GenericFormat", "IngestSummary",
+            "MassDeletionRefused", "Progress", "Reason", "RepositoryError",
+            "RepositoryUnavailable", "ScanEntry", "Settings", "SnakePipeError", "Store",
+            "StoreError", "StoreLockTimeout", "StoreSchemaError", "WorkItem",
+            "ingest_repository", "load_settings", "slugify",
+        ]
+    )  # fmt: skip
+    for name in snake_pipe_core.__all__:
+        assert getattr(snake_pipe_core, name) is not None
+
+
+def test_reason_codes_keep_their_names() -> None:
+    assert {r.value for r in snake_pipe_core.Reason} >= {
+        "unreadable", "empty", "encoding", "invalid_json", "not_object", "unknown_format",
+        "schema", "too_deep", "too_large", "changed_during_read", "symlink_loop",
+        "outside_root", "dangling_symlink", "not_regular_file",
+    }  # fmt: skip
