@@ -1,0 +1,239 @@
+"""The three assets of a repository, materialized together by one pass of the engine.
+
+``ast_manifest`` (discovery) → ``validated_ast_files`` (validation) → ``ast_metadata``
+(extraction) read as three steps in the asset graph, but the engine reads, hashes, parses,
+validates and measures every file once and commits a file's manifest row together with its
+metadata or quarantine row in one transaction. So one ``multi_asset`` step runs
+``ingest_repository`` and reports each asset from that one pass; it cannot be subset, because
+the store cannot hold a manifest without verdicts nor verdicts without a manifest
+(docs/dagster.md explains the choice).
+"""
+
+import time
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import dagster as dg
+from pydantic import Field
+
+from snake_pipe_core import (
+    IngestSummary,
+    MassDeletionRefused,
+    Progress,
+    SnakePipeError,
+    ingest_repository,
+)
+
+from .partitions import repo_partitions
+from .reporting import STATES, markdown_table, reasons_table
+from .resources import SnakePipeResource
+
+__all__ = [
+    "AST_ASSET_KEYS",
+    "AST_METADATA",
+    "AST_MANIFEST",
+    "GROUP_NAME",
+    "INGEST_STEP",
+    "VALIDATED_AST_FILES",
+    "IngestConfig",
+    "ast_ingest",
+]
+
+GROUP_NAME = "ast_extract"
+INGEST_STEP = "ast_ingest"
+AST_MANIFEST = dg.AssetKey("ast_manifest")
+VALIDATED_AST_FILES = dg.AssetKey("validated_ast_files")
+AST_METADATA = dg.AssetKey("ast_metadata")
+AST_ASSET_KEYS = (AST_MANIFEST, VALIDATED_AST_FILES, AST_METADATA)
+_KINDS = {"duckdb", "python"}
+_PROGRESS_EVERY_S = 5.0
+_REASONS_SQL = "SELECT reason, count(*) FROM quarantined_files WHERE repo = ? GROUP BY 1"
+_LANGUAGES_SQL = (
+    "SELECT coalesce(language, 'unknown'), count(*) FROM extracted_files WHERE repo = ? GROUP BY 1"
+)
+
+
+class IngestConfig(dg.Config):
+    """How to ingest one repository. Every field has a default, so UI backfills just work."""
+
+    mode: Literal["incremental", "full"] = Field(
+        default="incremental",
+        description="incremental: read only new and changed files; full: re-read, re-hash and "
+        "re-parse every file",
+    )
+    paths: list[str] | None = Field(
+        default=None,
+        description="Only look at these files or folders (relative to the repository root)",
+    )
+    allow_mass_delete: bool = Field(
+        default=False,
+        description="Confirm a run that marks most of the repository deleted (an unmounted "
+        "disk looks like that)",
+    )
+    workers: int = Field(
+        default=0, ge=0, description="Analysis worker processes (0: from the settings)"
+    )
+
+
+_MANIFEST_DOC = """Every AST file snake-pipe has found in the repository, with its one state
+(extracted, quarantined, excluded or deleted), size, modification time and content hash.
+It is discovery's result and the pipeline's checkpoint: the next run reads only the files
+whose size or modification time differ from it. Deleted files keep their history.
+SQL: `SELECT * FROM ast_files WHERE repo = '<partition>'`."""
+
+_VALIDATED_DOC = """The verdict on every live file: valid AST JSON in a known format
+(extracted), or quarantined with a reason code (invalid_json, unknown_format, too_deep, …)
+and a human detail such as the line and column of a JSON error. A bad file is data to look
+at, not a failed run. SQL: `SELECT * FROM quarantined_files WHERE repo = '<partition>'`."""
+
+_METADATA_DOC = """What each valid file contains: format, language, parser, node count,
+depth, functions, classes, imports and branches (a cyclomatic estimate), shared by identical
+contents across paths and repositories. The input of the transform phase.
+SQL: `SELECT * FROM extracted_files WHERE repo = '<partition>'`."""
+
+
+def _spec(key: dg.AssetKey, doc: str, deps: list[dg.AssetKey]) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key,
+        description=doc,
+        deps=deps,
+        group_name=GROUP_NAME,
+        kinds=_KINDS,
+        partitions_def=repo_partitions,
+    )
+
+
+class _ProgressLog:
+    """Logs the engine's progress at most every few seconds."""
+
+    def __init__(self, context: dg.AssetExecutionContext) -> None:
+        self.context = context
+        self.last = time.monotonic()
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if now - self.last >= _PROGRESS_EVERY_S:
+            self.last = now
+            planned = f"{p.planned}" if p.walk_complete else f"{p.planned}+"
+            self.context.log.info(
+                f"{p.repo}: {p.done}/{planned} files analysed, {p.bytes_done / 1e6:.1f} MB, "
+                f"{p.discovered} discovered, {p.elapsed:.0f} s"
+            )
+
+
+@dg.multi_asset(
+    name=INGEST_STEP,
+    specs=[
+        _spec(AST_MANIFEST, _MANIFEST_DOC, []),
+        _spec(VALIDATED_AST_FILES, _VALIDATED_DOC, [AST_MANIFEST]),
+        _spec(AST_METADATA, _METADATA_DOC, [VALIDATED_AST_FILES]),
+    ],
+    partitions_def=repo_partitions,
+    can_subset=False,
+    description="One pass of the engine over one repository: discovery, validation and "
+    "extraction, committed together batch by batch.",
+)
+def ast_ingest(
+    context: dg.AssetExecutionContext, config: IngestConfig, snake_pipe: SnakePipeResource
+) -> Iterator[dg.MaterializeResult]:
+    """Bring the store up to date with one repository (the partition)."""
+    repo = context.partition_key
+    try:
+        settings = snake_pipe.settings()
+        store = snake_pipe.store(settings)
+        root = snake_pipe.repository_root(settings, repo)
+        context.log.info(f"ingesting {repo} from {root} ({config.mode}) into {store.path}")
+        summary = ingest_repository(
+            root,
+            store=store,
+            settings=settings,
+            repo=repo,
+            mode=config.mode,
+            paths=config.paths,
+            allow_mass_delete=config.allow_mass_delete,
+            trigger="dagster",
+            progress=_ProgressLog(context),
+            workers=config.workers or None,
+        )
+        in_quarantine = dict(store.query(_REASONS_SQL, [repo]))
+        in_store_languages = dict(store.query(_LANGUAGES_SQL, [repo]))
+    except SnakePipeError as e:
+        raise _to_dagster(e, repo, config) from e
+    context.log.info(
+        f"{repo}: {summary.discovered} files, {summary.new} new, {summary.changed} changed, "
+        f"{summary.deleted} deleted; {summary.extracted} extracted, {summary.quarantined} "
+        f"quarantined in {summary.seconds:.1f} s"
+    )
+    common: dict[str, Any] = {
+        "repo": repo,
+        "store_path": dg.MetadataValue.path(str(store.path)),
+        "engine_run_id": summary.run_id,
+        "mode": config.mode,
+        "seconds": round(summary.seconds, 3),
+    }
+    yield dg.MaterializeResult(asset_key=AST_MANIFEST, metadata=common | _manifest_meta(summary))
+    yield dg.MaterializeResult(
+        asset_key=VALIDATED_AST_FILES, metadata=common | _validated_meta(summary, in_quarantine)
+    )
+    yield dg.MaterializeResult(
+        asset_key=AST_METADATA, metadata=common | _metadata_meta(summary, in_store_languages)
+    )
+
+
+def _to_dagster(e: SnakePipeError, repo: str, config: IngestConfig) -> Exception:
+    """A transient engine error asks for a retry; any other fails the run with the reason."""
+    if e.transient:
+        return dg.RetryRequested(max_retries=3, seconds_to_wait=10)
+    hint = (
+        " Launch again with run config `allow_mass_delete: true` if the files really are gone."
+        if isinstance(e, MassDeletionRefused)
+        else ""
+    )
+    return dg.Failure(
+        description=f"{e}{hint}",
+        metadata={"repo": repo, "error": type(e).__name__, "mode": config.mode},
+    )
+
+
+def _manifest_meta(s: IngestSummary) -> dict[str, Any]:
+    totals = {state: s.totals.get(state, 0) for state in STATES}
+    return {
+        "discovered": s.discovered,
+        "new": s.new,
+        "changed": s.changed,
+        "unchanged": s.unchanged,
+        "deleted": s.deleted,
+        **{f"files_{state}": n for state, n in totals.items()},
+        "files_by_state": dg.MetadataValue.md(
+            markdown_table(("state", "files"), list(totals.items()))
+        ),
+    }
+
+
+def _validated_meta(s: IngestSummary, in_quarantine: dict[str, int]) -> dict[str, Any]:
+    live = s.totals.get("extracted", 0) + s.totals.get("quarantined", 0)
+    return {
+        "extracted": s.extracted,
+        "quarantined": s.quarantined,
+        "excluded": s.excluded,
+        "files_extracted": s.totals.get("extracted", 0),
+        "files_quarantined": s.totals.get("quarantined", 0),
+        "quarantine_rate": round(s.totals.get("quarantined", 0) / live, 4) if live else 0.0,
+        "quarantine_reasons": dg.MetadataValue.md(reasons_table(s.reasons, in_quarantine)),
+    }
+
+
+def _metadata_meta(s: IngestSummary, in_store: dict[str, int]) -> dict[str, Any]:
+    names = sorted(set(s.languages) | set(in_store), key=lambda k: (-in_store.get(k, 0), k))
+    languages = [(name, s.languages.get(name, 0), in_store.get(name, 0)) for name in names]
+    return {
+        "extracted": s.extracted,
+        "reused": s.reused,
+        "bytes_read": s.bytes_read,
+        "files_per_second": round(s.files_per_second, 1),
+        "languages": dg.MetadataValue.md(
+            markdown_table(("language", "extracted this run", "extracted files now"), languages)
+            if languages
+            else "No file has been extracted."
+        ),
+    }

@@ -1,0 +1,220 @@
+"""Checks that the store can be trusted, per repository, after every ingest.
+
+- ``validated_ast_files_quarantine_rate_check``: the share of live files in quarantine stays
+  under ``quarantine_rate_threshold`` (a warning: bad files are data, but a jump means a
+  parser or format changed upstream);
+- ``ast_manifest_verdict_check``: every manifest row has exactly one verdict, with the rows
+  that verdict implies (quarantine row, metadata row);
+- ``ast_manifest_matches_disk_check``: for a random sample of extracted files whose size and
+  modification time are unchanged on disk, the stored sha256 is the sha256 of the bytes; a
+  mismatch would be invisible to incremental runs, which trust size and mtime.
+"""
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from snake_pipe_core import SnakePipeError, Store
+
+from .assets import AST_MANIFEST, VALIDATED_AST_FILES
+from .partitions import repo_partitions
+from .reporting import STATES, markdown_table
+from .resources import SnakePipeResource
+
+__all__ = [
+    "HASH_SAMPLE_SIZE",
+    "ast_checks",
+    "ast_manifest_matches_disk_check",
+    "ast_manifest_verdict_check",
+    "validated_ast_files_quarantine_rate_check",
+]
+
+HASH_SAMPLE_SIZE = 50
+_READ_CHUNK = 1 << 20
+
+
+def _store(snake_pipe: SnakePipeResource) -> tuple[Store, float]:
+    try:
+        settings = snake_pipe.settings()
+    except SnakePipeError as e:
+        raise dg.Failure(description=str(e)) from e
+    return snake_pipe.store(settings), settings.quarantine_rate_threshold
+
+
+def _query(store: Store, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    try:
+        return store.query(sql, params)
+    except SnakePipeError as e:
+        if e.transient:
+            raise dg.RetryRequested(max_retries=3, seconds_to_wait=10) from e
+        raise dg.Failure(description=str(e)) from e
+
+
+@dg.asset_check(
+    asset=VALIDATED_AST_FILES,
+    partitions_def=repo_partitions,
+    description="The share of the repository's live files in quarantine is under the "
+    "configured quarantine_rate_threshold.",
+)
+def validated_ast_files_quarantine_rate_check(
+    context: dg.AssetCheckExecutionContext, snake_pipe: SnakePipeResource
+) -> dg.AssetCheckResult:
+    """Quarantined / (extracted + quarantined) for the partition's repository."""
+    store, threshold = _store(snake_pipe)
+    rows = _query(
+        store,
+        "SELECT state, coalesce(reason, ''), count(*) FROM manifest WHERE repo = ? "
+        "AND state IN ('extracted', 'quarantined') GROUP BY ALL",
+        [context.partition_key],
+    )
+    extracted = sum(n for state, _, n in rows if state == "extracted")
+    reasons = sorted(((r, n) for s, r, n in rows if s == "quarantined"), key=lambda x: -x[1])
+    quarantined = sum(n for _, n in reasons)
+    live = extracted + quarantined
+    rate = quarantined / live if live else 0.0
+    return dg.AssetCheckResult(
+        passed=rate <= threshold,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{quarantined} of {live} files ({rate:.1%}) are in quarantine; "
+        f"the threshold is {threshold:.1%}",
+        metadata={
+            "quarantine_rate": round(rate, 4),
+            "threshold": threshold,
+            "quarantined": quarantined,
+            "live_files": live,
+            "top_reasons": dg.MetadataValue.md(
+                markdown_table(("reason", "files"), [(f"`{r}`", n) for r, n in reasons[:10]])
+                if reasons
+                else "No file is in quarantine."
+            ),
+        },
+    )
+
+
+# Each count is a kind of row that breaks "one file, one verdict".
+_VERDICT_SQL = f"""
+SELECT
+  (SELECT count(*) FROM manifest WHERE repo = $1
+     AND (state IS NULL OR state NOT IN ({", ".join(f"'{s}'" for s in STATES)})))
+     AS unknown_state,
+  (SELECT count(*) FROM manifest m WHERE m.repo = $1 AND m.state = 'quarantined'
+     AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.repo = m.repo AND q.path = m.path))
+     AS quarantined_without_reason,
+  (SELECT count(*) FROM manifest m WHERE m.repo = $1 AND m.state = 'extracted'
+     AND NOT EXISTS (SELECT 1 FROM ast_metadata a WHERE a.content_hash = m.content_hash))
+     AS extracted_without_metadata,
+  (SELECT count(*) FROM quarantine q WHERE q.repo = $1
+     AND NOT EXISTS (SELECT 1 FROM manifest m WHERE m.repo = q.repo AND m.path = q.path
+                     AND m.state = 'quarantined'))
+     AS quarantine_rows_without_quarantined_file,
+  (SELECT count(*) FROM manifest WHERE repo = $1 AND state = 'deleted' AND deleted_at IS NULL)
+     AS deleted_without_date,
+  (SELECT count(*) FROM manifest WHERE repo = $1) AS manifest_rows
+"""
+
+
+@dg.asset_check(
+    asset=AST_MANIFEST,
+    partitions_def=repo_partitions,
+    description="Every manifest row has one verdict (extracted, quarantined, excluded or "
+    "deleted) and the rows it implies: a quarantine row, or a metadata row.",
+)
+def ast_manifest_verdict_check(
+    context: dg.AssetCheckExecutionContext, snake_pipe: SnakePipeResource
+) -> dg.AssetCheckResult:
+    """Counts the manifest rows of the partition's repository that break the invariants."""
+    store, _ = _store(snake_pipe)
+    with_names = _query_dict(store, _VERDICT_SQL, [context.partition_key])
+    rows = with_names.pop("manifest_rows")
+    problems = {k: v for k, v in with_names.items() if v}
+    return dg.AssetCheckResult(
+        passed=not problems,
+        description="every file has one verdict"
+        if not problems
+        else "rows without a consistent verdict: "
+        + ", ".join(f"{k}={v}" for k, v in problems.items()),
+        metadata={"manifest_rows": rows, **with_names},
+    )
+
+
+def _query_dict(store: Store, sql: str, params: list[Any]) -> dict[str, int]:
+    try:
+        row = store.query_dicts(sql, params)[0]
+    except SnakePipeError as e:
+        if e.transient:
+            raise dg.RetryRequested(max_retries=3, seconds_to_wait=10) from e
+        raise dg.Failure(description=str(e)) from e
+    return {k: int(v) for k, v in row.items()}
+
+
+@dg.asset_check(
+    asset=AST_MANIFEST,
+    partitions_def=repo_partitions,
+    description=f"For a random sample of up to {HASH_SAMPLE_SIZE} extracted files whose size "
+    "and modification time are unchanged on disk, the stored sha256 matches the file's bytes.",
+)
+def ast_manifest_matches_disk_check(
+    context: dg.AssetCheckExecutionContext, snake_pipe: SnakePipeResource
+) -> dg.AssetCheckResult:
+    """Re-hashes a sample of files. Files changed or gone since the last run are *pending*
+    (the next incremental run will see them), not errors."""
+    store, _ = _store(snake_pipe)
+    repo = context.partition_key
+    root_rows = _query(store, "SELECT root FROM repos WHERE repo = ?", [repo])
+    if not root_rows:
+        return dg.AssetCheckResult(passed=False, description=f"{repo!r} was never ingested")
+    root = Path(root_rows[0][0])
+    sample = _query(
+        store,
+        "SELECT path, size_bytes, mtime_ns, content_hash FROM manifest WHERE repo = ? "
+        "AND state = 'extracted' ORDER BY random() LIMIT ?",
+        [repo, HASH_SAMPLE_SIZE],
+    )
+    matched, pending, mismatched = 0, 0, []
+    for path, size, mtime_ns, content_hash in sample:
+        outcome = _compare(root / path, size, mtime_ns, content_hash)
+        if outcome == "matched":
+            matched += 1
+        elif outcome == "pending":
+            pending += 1
+        else:
+            mismatched.append(path)
+    return dg.AssetCheckResult(
+        passed=not mismatched,
+        description=f"{matched} of {len(sample)} sampled files match their stored hash; "
+        f"{pending} changed since the last run; {len(mismatched)} differ with the same "
+        "size and modification time",
+        metadata={
+            "root": dg.MetadataValue.path(str(root)),
+            "sampled": len(sample),
+            "matched": matched,
+            "pending": pending,
+            "mismatched": len(mismatched),
+            "mismatched_paths": dg.MetadataValue.json(mismatched[:20]),
+        },
+    )
+
+
+def _compare(path: Path, size: int, mtime_ns: int, content_hash: str) -> str:
+    """``matched``, ``pending`` (changed or gone since the last run) or ``mismatched``."""
+    try:
+        with path.open("rb") as f:
+            st = os.fstat(f.fileno())
+            if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+                return "pending"
+            digest = hashlib.sha256()
+            while chunk := f.read(_READ_CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return "pending"
+    return "matched" if digest.hexdigest() == content_hash else "mismatched"
+
+
+ast_checks = [
+    ast_manifest_verdict_check,
+    ast_manifest_matches_disk_check,
+    validated_ast_files_quarantine_rate_check,
+]
