@@ -12,8 +12,9 @@ line and column, so the caller turns them into a quarantine verdict.
 
 import json
 import re
+from collections.abc import Callable
 from json.decoder import scanstring  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -101,7 +102,8 @@ def loads_iterative(text: str, *, max_depth: int) -> Any:  # noqa: C901 - one st
     """
     containers: list[Any] = []
     keys: list[Any] = []
-    ws = _WS.match
+    # The pattern matches the empty string, so match() never returns None here.
+    ws = cast(Callable[[str, int], re.Match[str]], _WS.match)
     n = len(text)
     pos = ws(text, 0).end()
 

@@ -171,8 +171,27 @@ class Store:
     def begin_run(self, repo: str, root: str, *, mode: str, trigger: str | None) -> str:
         run_id = f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         now = utcnow()
+        host = socket.gethostname()
         with self.connect() as con:
             con.execute("BEGIN")
+            # Runs of this host whose process is gone were killed: say so in the audit trail.
+            running = con.execute(
+                "SELECT run_id, pid FROM runs WHERE repo = ? AND status = 'running' AND host = ?",
+                [repo, host],
+            ).fetchall()
+            dead = [run for run, pid in running if not _alive(pid)]
+            if dead:
+                con.execute(
+                    "UPDATE runs SET status = 'interrupted', finished_at = ?, error = "
+                    "'the process ended before the run finished; its committed batches are kept' "
+                    "WHERE run_id IN (SELECT unnest(?))",
+                    [now, dead],
+                )
+                con.execute(
+                    "UPDATE checkpoints SET status = 'interrupted', updated_at = ? "
+                    "WHERE run_id IN (SELECT unnest(?))",
+                    [now, dead],
+                )
             con.execute(
                 "INSERT INTO repos (repo, root, first_seen) VALUES (?, ?, ?) "
                 "ON CONFLICT (repo) DO UPDATE SET root = excluded.root, retired = false",
@@ -181,7 +200,7 @@ class Store:
             con.execute(
                 "INSERT INTO runs (run_id, repo, root, mode, trigger, started_at, status, host, "
                 "pid) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
-                [run_id, repo, root, mode, trigger, now, socket.gethostname(), os.getpid()],
+                [run_id, repo, root, mode, trigger, now, host, os.getpid()],
             )
             con.execute(
                 "INSERT INTO checkpoints VALUES (?, ?, 0, 0, 0, 'running', ?)", [run_id, repo, now]
@@ -345,6 +364,18 @@ class Store:
             )
             con.execute("COMMIT")
         return int(released)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
 
 
 _META_COLUMNS = ["content_hash", *_META_FIELDS, "node_types"]

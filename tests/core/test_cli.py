@@ -12,7 +12,9 @@ from tests.conftest import MakeRepo
 pytestmark = pytest.mark.integration
 
 
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "snake_pipe_core.cli", *args],
         capture_output=True, text=True, timeout=120, cwd=cwd, env=env,
@@ -56,7 +58,10 @@ def test_unreadable_store_is_reported(make_repo: MakeRepo, tmp_path: Path) -> No
 
 
 def test_quarantine_list_show_retry_release(make_repo: MakeRepo, tmp_path: Path) -> None:
-    root = make_repo("r", {"a.js.ast.json": b"[", "b.js.ast.json": b"{}", "ok.json": b'{"type":"Program","body":[]}'})
+    root = make_repo(
+        "r",
+        {"a.js.ast.json": b"[", "b.js.ast.json": b"{}", "ok.json": b'{"type":"Program","body":[]}'},
+    )
     store = str(tmp_path / "s.duckdb")
     assert run("ingest", str(root), "--store", store).returncode == 0
     listed = json.loads(run("quarantine", "list", "--store", store, "--json").stdout)

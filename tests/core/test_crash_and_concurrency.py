@@ -30,7 +30,9 @@ def corpus(n: int, seed: int = 0) -> dict[str, bytes]:
         elif kind < 0.3:
             files[f"{d}/m{i}.py.ast.json"] = asts.dumps(asts.python_envelope())
         elif kind < 0.5:
-            files[f"{d}/t{i}.go.ast.json"] = asts.deep_tree_sitter_text(rng.randint(100, 3000)).encode()
+            files[f"{d}/t{i}.go.ast.json"] = asts.deep_tree_sitter_text(
+                rng.randint(100, 3000)
+            ).encode()
         else:
             files[f"{d}/f{i}.js.ast.json"] = asts.dumps(asts.estree(rng.randint(20, 400)))
     return files
@@ -75,9 +77,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
             runs = Store(target).query("SELECT count(*) FROM runs")[0][0]
             deadline = time.monotonic() + 30
             while proc.poll() is None and time.monotonic() < deadline:
-                rows = Store(target).query(
-                    "SELECT count(*) FROM checkpoints WHERE done > 0", []
-                )
+                rows = Store(target).query("SELECT count(*) FROM checkpoints WHERE done > 0", [])
                 if rows[0][0] > runs - 1:
                     break
                 time.sleep(0.02)
@@ -94,10 +94,14 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     assert kills >= 3
     crashed = Store(target)
     partial = crashed.query(
-        "SELECT count(*) FROM checkpoints WHERE status = 'running' AND done > 0 AND done < planned"
+        "SELECT count(*) FROM checkpoints WHERE status = 'interrupted' AND done > 0 AND done < planned"
     )
     assert partial[0][0] >= 1, "no kill landed between two commits"
     assert snapshot(crashed, "crashy") == expected
+    # the audit trail tells the killed runs from the finished one
+    statuses = dict(crashed.query("SELECT status, count(*) FROM runs GROUP BY 1"))
+    assert statuses.get("running", 0) == 0
+    assert statuses["interrupted"] >= kills - 1 and statuses["succeeded"] >= 1
     # nothing was counted twice: every quarantined file was attempted exactly once
     assert {a for *_, a in snapshot(crashed, "crashy")["quarantined"]} == {1}
 

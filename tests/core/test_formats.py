@@ -75,8 +75,14 @@ def test_clang_walks_inner_only_and_skips_references() -> None:
 
 
 def test_clang_implicit_class_self_reference_is_not_counted_twice() -> None:
-    cls = {"id": "0x2", "kind": "CXXRecordDecl", "name": "A", "tagUsed": "class",
-           "inner": [{"id": "0x3", "kind": "CXXRecordDecl", "isImplicit": True, "name": "A"}]}  # fmt: skip
+    implicit = {"id": "0x3", "kind": "CXXRecordDecl", "isImplicit": True, "name": "A"}
+    cls = {
+        "id": "0x2",
+        "kind": "CXXRecordDecl",
+        "name": "A",
+        "tagUsed": "class",
+        "inner": [implicit],
+    }
     m = measure({"id": "0x1", "kind": "TranslationUnitDecl", "inner": [cls]})
     assert (m.class_count, m.format_language) == (1, "cpp")
 
@@ -85,7 +91,11 @@ def test_python_envelope() -> None:
     doc = asts.python_envelope()
     m = measure(doc, "pkg/mod.py.ast.json")
     assert (m.format, m.declared_language) == ("python-ast", "python")
-    assert (m.parser_name, m.parser_version, m.source_path) == ("cpython-ast", "3.11.7", "pkg/mod.py")
+    assert (m.parser_name, m.parser_version, m.source_path) == (
+        "cpython-ast",
+        "3.11.7",
+        "pkg/mod.py",
+    )
     assert (m.node_count, m.max_depth) == reference_counts(doc["ast"], "_type")
     assert (m.function_count, m.class_count, m.import_count) == (1, 1, 1)
 
@@ -129,7 +139,12 @@ def test_generic_format_from_configuration() -> None:
     spec = {"name": "mytool", "type_key": "nodeType", "children_key": "kids",
             "function_types": ["Fn"], "language": "kotlin"}  # fmt: skip
     m = measure(doc, "x.json", generic_formats=(spec,))
-    assert (m.format, m.format_language, m.node_count, m.function_count) == ("mytool", "kotlin", 3, 1)
+    assert (m.format, m.format_language, m.node_count, m.function_count) == (
+        "mytool",
+        "kotlin",
+        3,
+        1,
+    )
 
 
 def test_catch_all_generic_format_accepts_common_type_keys() -> None:
@@ -186,7 +201,9 @@ def test_real_parser_samples(path: Path) -> None:
     fmt, language = SAMPLE_EXPECTED[folder]
     assert m.format == fmt
     if language:
-        assert (m.declared_language or language_from_name(path.name) or m.format_language) == language
+        assert (
+            m.declared_language or language_from_name(path.name) or m.format_language
+        ) == language
     tree = doc.get("ast", doc)
     if fmt in ("clang", "tree-sitter"):
         expected = reference_children(tree, "inner" if fmt == "clang" else "children")

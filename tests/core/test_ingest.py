@@ -33,7 +33,9 @@ def ingest(root: Path, store: Store, settings: Settings, **kw: Any) -> Any:
     return ingest_repository(root, store=store, settings=settings, **kw)
 
 
-def test_mixed_repository_every_format(make_repo: MakeRepo, store: Store, settings: Settings) -> None:
+def test_mixed_repository_every_format(
+    make_repo: MakeRepo, store: Store, settings: Settings
+) -> None:
     root = make_repo()
     s = ingest(root, store, settings)
     assert (s.discovered, s.extracted, s.quarantined, s.excluded) == (8, 7, 0, 1)
@@ -58,8 +60,11 @@ BAD = {
     "latin1.js.ast.json": b'{"type": "Program", "body": [], "x": "caf\xe9"}',
     "schema.py.ast.json": b'{"language": "python", "parser": "cpython"}',
     "badkids.go.ast.json": json.dumps(
-        {"language": "go", "parser": {"name": "tree-sitter"},
-         "ast": {"type": "source_file", "children": [{"type": 3}]}}  # fmt: skip
+        {
+            "language": "go",
+            "parser": {"name": "tree-sitter"},
+            "ast": {"type": "source_file", "children": [{"type": 3}]},
+        }
     ).encode(),
     "deep.json": b"[" * 100_000 + b"]" * 100_000,
     "big.js.ast.json": json.dumps(asts.estree(2000)).encode(),
@@ -77,9 +82,7 @@ EXPECTED_REASONS = {
 }
 
 
-def test_every_content_reason_is_quarantined_with_detail(
-    make_repo: MakeRepo, store: Store
-) -> None:
+def test_every_content_reason_is_quarantined_with_detail(make_repo: MakeRepo, store: Store) -> None:
     root = make_repo(files=BAD)
     settings = load_settings(env={}, store=store.path, workers=1, limits={"max_file_mb": 0.5})
     s = ingest(root, store, settings)
@@ -95,7 +98,9 @@ def test_every_content_reason_is_quarantined_with_detail(
     assert all(r["attempts"] == 1 for r in rows)
 
 
-def test_filesystem_reasons(make_repo: MakeRepo, store: Store, settings: Settings, tmp_path: Path) -> None:
+def test_filesystem_reasons(
+    make_repo: MakeRepo, store: Store, settings: Settings, tmp_path: Path
+) -> None:
     root = make_repo(files={"ok.js.ast.json": asts.dumps(asts.estree())})
     outside = tmp_path / "outside.js.ast.json"
     outside.write_bytes(asts.dumps(asts.estree()))
@@ -117,7 +122,9 @@ def test_filesystem_reasons(make_repo: MakeRepo, store: Store, settings: Setting
     assert s.discovered == len(view)
 
 
-def test_unreadable_file_is_quarantined(make_repo: MakeRepo, store: Store, settings: Settings) -> None:
+def test_unreadable_file_is_quarantined(
+    make_repo: MakeRepo, store: Store, settings: Settings
+) -> None:
     """Root reads everything, so the analysis runs in a child that dropped its privileges."""
     root = make_repo(files={"secret.js.ast.json": asts.dumps(asts.estree())})
     (root / "secret.js.ast.json").chmod(0)
@@ -129,7 +136,9 @@ def test_unreadable_file_is_quarantined(make_repo: MakeRepo, store: Store, setti
         try:
             if os.getuid() == 0:
                 os.setuid(65534)
-            v = Analyzer(AnalysisSettings()).analyze_file(str(root), WorkItem("secret.js.ast.json", 1))
+            v = Analyzer(AnalysisSettings()).analyze_file(
+                str(root), WorkItem("secret.js.ast.json", 1)
+            )
             os.write(w, f"{v.reason}|{v.detail}".encode())
         finally:
             os._exit(0)
@@ -174,7 +183,9 @@ def test_rerun_reads_nothing_and_changes_are_picked_up(
     assert (s.new, s.changed, s.deleted, s.extracted) == (1, 1, 1, 2)
     view = files_view(store)
     assert view["go/cmd/main.go.ast.json"][0] == "deleted"
-    fc = store.query("SELECT function_count FROM extracted_files WHERE path = 'src/app.js.ast.json'")
+    fc = store.query(
+        "SELECT function_count FROM extracted_files WHERE path = 'src/app.js.ast.json'"
+    )
     assert fc == [(5,)]
     # a deleted file that comes back is extracted again
     (root / "go/cmd/main.go.ast.json").write_bytes(asts.dumps(asts.tree_sitter("go")))
@@ -182,7 +193,9 @@ def test_rerun_reads_nothing_and_changes_are_picked_up(
     assert files_view(store)["go/cmd/main.go.ast.json"][0] == "extracted"
 
 
-def test_fixed_file_leaves_quarantine(make_repo: MakeRepo, store: Store, settings: Settings) -> None:
+def test_fixed_file_leaves_quarantine(
+    make_repo: MakeRepo, store: Store, settings: Settings
+) -> None:
     root = make_repo(files={"a.js.ast.json": b'{"type": "Program", "body": ['})
     ingest(root, store, settings)
     assert store.query("SELECT reason FROM quarantined_files") == [("invalid_json",)]
@@ -248,7 +261,9 @@ def test_empty_mount_point_refuses_mass_deletion(
     assert s.deleted == 30
 
 
-def test_full_mode_rereads_everything(make_repo: MakeRepo, store: Store, settings: Settings) -> None:
+def test_full_mode_rereads_everything(
+    make_repo: MakeRepo, store: Store, settings: Settings
+) -> None:
     root = make_repo()
     ingest(root, store, settings)
     s = ingest(root, store, settings, mode="full")
@@ -287,7 +302,9 @@ def test_worker_pool_gives_the_same_results_as_inline(make_repo: MakeRepo, tmp_p
     assert results[0] == results[1]
 
 
-def test_views_have_the_documented_columns(make_repo: MakeRepo, store: Store, settings: Settings) -> None:
+def test_views_have_the_documented_columns(
+    make_repo: MakeRepo, store: Store, settings: Settings
+) -> None:
     ingest(make_repo(), store, settings)
     documented = {
         "ast_files": ["repo", "path", "state", "reason", "size_bytes", "mtime_ns",
