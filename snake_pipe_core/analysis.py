@@ -11,7 +11,7 @@ import hashlib
 import logging
 import os
 import stat
-from collections.abc import Collection
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +22,12 @@ from .formats import (
     looks_like_envelope,
     open_envelope,
 )
+from .hashes import KnownHashes
 from .jsonload import JsonProblem, parse_json
 from .languages import normalise_language
 from .models import AstMetadata, FileVerdict, Reason
 
-__all__ = ["AnalysisSettings", "Analyzer", "WorkItem"]
+__all__ = ["AnalysisSettings", "Analyzer", "FileRead", "WorkItem"]
 
 log = logging.getLogger(__name__)
 _O_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -52,10 +53,23 @@ class WorkItem:
     prev_hash: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class FileRead:
+    """A file's bytes, read whole and unchanged while reading, and their sha256."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    data: bytes
+    digest: bytes
+
+
 class Analyzer:
     """Turns files into verdicts. One per process; holds the format registry."""
 
-    def __init__(self, settings: AnalysisSettings, known_hashes: Collection[str] = ()) -> None:
+    def __init__(
+        self, settings: AnalysisSettings, known_hashes: Container[bytes] = KnownHashes()
+    ) -> None:
         self.settings = settings
         extra = [
             GenericFormat(
@@ -77,6 +91,11 @@ class Analyzer:
 
     def analyze_file(self, root: str, item: WorkItem) -> FileVerdict:
         """Analyse one file under ``root``; never raises for a bad file."""
+        read = self.read_file(root, item)
+        return read if isinstance(read, FileVerdict) else self.analyze_read(read, item)
+
+    def read_file(self, root: str, item: WorkItem) -> FileVerdict | FileRead:
+        """Read and hash one file, or the verdict when it cannot be read whole."""
         full = os.path.join(root, item.path)
         try:
             fd = os.open(full, _O_FLAGS)
@@ -108,10 +127,16 @@ class Analyzer:
                 Reason.CHANGED_DURING_READ,
                 detail,
             )
-        digest = hashlib.sha256(data).hexdigest()
-        if self.settings.reuse and (digest == item.prev_hash or digest in self.known_hashes):
-            return FileVerdict(item.path, size, mtime, digest, reused=True)
-        return self.analyze_bytes(data, path=item.path, size=size, mtime_ns=mtime, digest=digest)
+        return FileRead(item.path, size, mtime, data, hashlib.sha256(data).digest())
+
+    def analyze_read(self, read: FileRead, item: WorkItem) -> FileVerdict:
+        """The verdict on bytes read whole: reused when this content was analysed before."""
+        digest = read.digest.hex()
+        if self.settings.reuse and (digest == item.prev_hash or read.digest in self.known_hashes):
+            return FileVerdict(read.path, read.size, read.mtime_ns, digest, reused=True)
+        return self.analyze_bytes(
+            read.data, path=read.path, size=read.size, mtime_ns=read.mtime_ns, digest=digest
+        )
 
     def analyze_bytes(
         self, data: bytes, *, path: str, size: int, mtime_ns: int, digest: str

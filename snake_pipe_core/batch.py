@@ -17,7 +17,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
-from .analysis import AnalysisSettings, Analyzer, WorkItem
+from .analysis import AnalysisSettings, Analyzer, FileRead, WorkItem
+from .hashes import KnownHashes
 from .models import FileVerdict
 
 __all__ = ["BatchTuning", "Executor"]
@@ -42,11 +43,11 @@ class BatchTuning:
     pool_min_bytes: int = 8 * 1024 * 1024
 
 
-def _init_worker(settings: AnalysisSettings, root: str, known: list[str]) -> None:
+def _init_worker(settings: AnalysisSettings, root: str, known: KnownHashes) -> None:
     global _worker_analyzer, _worker_root
     # Analysis allocates only acyclic trees; the cyclic collector only costs time here.
     gc.disable()
-    _worker_analyzer = Analyzer(settings, frozenset(known))
+    _worker_analyzer = Analyzer(settings, known)
     _worker_root = root
     gc.freeze()
 
@@ -59,16 +60,20 @@ def _analyze_chunk(items: list[WorkItem]) -> list[FileVerdict]:
 
 def _mp_context() -> multiprocessing.context.BaseContext:
     # forkserver: workers start from a clean, single-threaded process, never a fork of a
-    # process that has DuckDB or Dagster threads running.
+    # process that has DuckDB or Dagster threads running. The server imports the analysis
+    # code once, so each worker starts in milliseconds instead of re-importing it.
     if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("forkserver")
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
     return multiprocessing.get_context("spawn")
 
 
 class Executor:
     """Analyse a stream of work items; yields verdicts in completion order.
 
-    ``known_hashes`` is called lazily, only when a pool is started.
+    ``known_hashes(among)`` gives the content hashes analysed before: every one (``among`` is
+    None) when a big job starts, or only those among a small job's hashes.
     """
 
     def __init__(
@@ -77,7 +82,7 @@ class Executor:
         settings: AnalysisSettings,
         *,
         workers: int,
-        known_hashes: Callable[[], Collection[str]],
+        known_hashes: Callable[[Collection[str] | None], KnownHashes],
         tuning: BatchTuning | None = None,
     ) -> None:
         self.root = root
@@ -99,15 +104,30 @@ class Executor:
                 break
         else:  # the whole job is small
             if head:
-                yield from self._run_inline(head)
+                yield self._run_small(head)
             return
         if self.workers <= 1:
-            yield from self._run_inline(itertools.chain(head, items))
+            yield from self._run_inline(itertools.chain(head, items), self.known_hashes(None))
         else:
             yield from self._run_pool(head, items)
 
-    def _run_inline(self, items: Iterable[WorkItem]) -> Iterator[list[FileVerdict]]:
-        analyzer = Analyzer(self.settings, self.known_hashes())
+    def _run_small(self, items: list[WorkItem]) -> list[FileVerdict]:
+        """A few files in this process: read and hash them all, ask for just their hashes
+        (one query instead of every hash of the store), then analyse what is new."""
+        analyzer = Analyzer(self.settings)
+        reads = [analyzer.read_file(self.root, item) for item in items]
+        digests = [r.digest.hex() for r in reads if isinstance(r, FileRead)]
+        if digests and self.settings.reuse:
+            analyzer.known_hashes = self.known_hashes(digests)
+        return [
+            r if isinstance(r, FileVerdict) else analyzer.analyze_read(r, item)
+            for r, item in zip(reads, items, strict=True)
+        ]
+
+    def _run_inline(
+        self, items: Iterable[WorkItem], known: KnownHashes
+    ) -> Iterator[list[FileVerdict]]:
+        analyzer = Analyzer(self.settings, known)
         chunk: list[FileVerdict] = []
         for item in items:
             chunk.append(analyzer.analyze_file(self.root, item))
@@ -136,7 +156,7 @@ class Executor:
     ) -> Iterator[list[FileVerdict]]:
         self.used_pool = True
         t = self.tuning
-        known = list(self.known_hashes())
+        known = self.known_hashes(None)
         log.debug("starting %d analysis workers (%d known hashes)", self.workers, len(known))
         pool = ProcessPoolExecutor(
             max_workers=self.workers,

@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .config import DiscoverySettings
@@ -122,9 +122,7 @@ class Walk:
 
     def __post_init__(self) -> None:
         if self.subpaths is not None:
-            self.subpaths = tuple(
-                dict.fromkeys(p for p in map(_normalise, self.subpaths) if p is not None)
-            )
+            self.subpaths = _outermost(p for p in map(_normalise, self.subpaths) if p is not None)
 
     def entries(self) -> Iterator[ScanEntry]:
         root = check_root(self.root)
@@ -218,6 +216,16 @@ def _normalise(path: str) -> str | None:
     if not parts or ".." in parts:
         return None
     return "/".join(parts)
+
+
+def _outermost(paths: Iterable[str]) -> tuple[str, ...]:
+    """Distinct paths, without those under another one (walked once, through their folder)."""
+    kept: list[str] = []
+    # Sorted by components, a folder comes right before everything under it.
+    for p in sorted(set(paths), key=lambda p: p.split("/")):
+        if not kept or not (p == kept[-1] or p.startswith(kept[-1] + "/")):
+            kept.append(p)
+    return tuple(kept)
 
 
 def _problem(rel: str, st: os.stat_result, reason: Reason, detail: str) -> ScanEntry:

@@ -17,6 +17,7 @@ from .batch import BatchTuning, Executor
 from .config import Settings, slugify
 from .discovery import Rules, Walk, check_root, storage_path
 from .errors import MassDeletionRefused
+from .hashes import KnownHashes
 from .languages import language_from_name
 from .models import FileState, FileVerdict, IngestSummary, Reason, ScanEntry
 from .store import ManifestRow, Store
@@ -194,11 +195,15 @@ def ingest_repository(
     real_root = check_root(root_str)  # before anything is written
     repo = repo or slugify(Path(real_root).name)
     full = mode == "full"
-    run_id = store.begin_run(repo, real_root, mode=mode, trigger=trigger)
+    walk = Walk(
+        real_root, Rules(settings.discovery), subpaths=tuple(paths) if paths is not None else None
+    )
+    prefixes = None if walk.subpaths is None else [storage_path(p) for p in walk.subpaths]
+    run_id, manifest = store.begin_run(
+        repo, real_root, mode=mode, trigger=trigger, prefixes=prefixes
+    )
     summary = IngestSummary(repo=repo, root=real_root, run_id=run_id)
     commits = _Commits(store, summary, replace_metadata=full)
-    rules = Rules(settings.discovery)
-    walk = Walk(real_root, rules, subpaths=tuple(paths) if paths is not None else None)
     retry_set = {storage_path(p) for p in retry or ()}
     analysis = AnalysisSettings(
         max_file_bytes=settings.limits.max_file_bytes,
@@ -223,7 +228,6 @@ def ingest_repository(
             )
 
     try:
-        manifest = store.load_manifest(repo, prefixes=walk.subpaths)
         live_before = len(manifest)
 
         def work() -> Iterator[WorkItem]:
@@ -253,7 +257,7 @@ def ingest_repository(
             real_root,
             analysis,
             workers=workers or settings.worker_count,
-            known_hashes=store.known_hashes if not full else frozenset,
+            known_hashes=store.known_hashes if not full else lambda _: KnownHashes(),
             tuning=tuning or BatchTuning(),
         )
         for verdicts in executor.run(work()):
@@ -264,7 +268,8 @@ def ingest_repository(
         commits.commit()
 
         # What the manifest still holds was not seen: deleted, unless its folder was unreadable.
-        gone = [p for p in manifest if not _under(p, walk.unreadable_dirs)]
+        unreadable = [storage_path(d) for d in walk.unreadable_dirs]
+        gone = [p for p in manifest if not _under(p, unreadable)]
         if walk.subpaths is None and gone and not allow_mass_delete:
             limits = settings.limits
             if live_before >= limits.mass_delete_min_files and (
@@ -275,14 +280,11 @@ def ingest_repository(
                     f"{real_root}: is it unmounted or empty? Nothing was marked deleted. If the "
                     f"files really were removed, run again with --allow-mass-delete"
                 )
-        store.mark_deleted(repo, gone, run_id)
         summary.deleted += len(gone)
         summary.seconds = time.monotonic() - started
         summary.status = "succeeded"
-        summary.languages = store.run_languages(repo, run_id)
-        summary.totals = store.state_counts(repo)
+        store.finish_run(summary, status="succeeded", deleted=gone)
         report()
-        store.finish_run(run_id, repo, status="succeeded", summary=summary.as_dict(), error=None)
         log.info(
             "ingested %s: %d discovered, %d analysed (%d quarantined), %d deleted in %.2f s",
             repo,
@@ -297,9 +299,7 @@ def ingest_repository(
         summary.seconds = time.monotonic() - started
         summary.status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
         try:
-            store.finish_run(
-                run_id, repo, status=summary.status, summary=summary.as_dict(), error=str(e)
-            )
+            store.finish_run(summary, status=summary.status, error=str(e) or type(e).__name__)
         except Exception:  # the original error matters more than the audit row
             log.exception("could not record the end of run %s", run_id)
         raise

@@ -15,7 +15,14 @@ import orjson
 
 from ..models import AstMetadata, Reason
 
-__all__ = ["AstFormat", "FormatProblem", "Measured", "walk_all_fields", "walk_children"]
+__all__ = [
+    "NULL_CHILD",
+    "AstFormat",
+    "FormatProblem",
+    "Measured",
+    "walk_all_fields",
+    "walk_children",
+]
 
 
 class FormatProblem(Exception):
@@ -70,10 +77,19 @@ def walk_all_fields(root: Any, type_key: str) -> Measured:
     return Measured(Counter(types), depth)
 
 
-def walk_children(root: Any, type_key: str, children_key: str) -> Measured:
+NULL_CHILD = "<null>"
+
+
+def walk_children(
+    root: Any, type_key: str, children_key: str, *, null_children: bool = False
+) -> Measured:
     """Walk a tree whose children are only in ``children_key`` (Clang ``inner``, tree-sitter
     ``children``), validating that every node is an object with a string type and that
-    children are lists of objects."""
+    children are lists of objects.
+
+    With ``null_children``, an empty object is a node of type ``<null>``: Clang writes ``{}``
+    for a statement's absent child (a ``for`` without a condition variable), and counts it
+    among its children."""
     types: list[str] = []
     add = types.append
     depth = 0
@@ -86,7 +102,12 @@ def walk_children(root: Any, type_key: str, children_key: str) -> Measured:
             try:
                 t = node[type_key]
                 kids = node.get(children_key)
-            except (TypeError, KeyError, AttributeError):
+            except KeyError:
+                if null_children and node == {}:
+                    add(NULL_CHILD)
+                    continue
+                raise FormatProblem(_bad_node(node, type_key, depth)) from None
+            except (TypeError, AttributeError):
                 raise FormatProblem(_bad_node(node, type_key, depth)) from None
             if t.__class__ is not str:
                 raise FormatProblem(_bad_node(node, type_key, depth))

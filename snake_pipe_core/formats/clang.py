@@ -1,7 +1,8 @@
 """Clang ``-Xclang -ast-dump=json``: ``kind`` is the node type, children live in ``inner``.
 
 ``type`` is an object (``{"qualType": …}``) and ``referencedDecl``/``decl`` are references,
-so neither is walked.
+so neither is walked. An absent child of a statement is written ``{}`` in ``inner``; it is
+counted as a node (an object reachable through ``inner``) of type ``<null>``.
 """
 
 from typing import Any
@@ -56,7 +57,7 @@ class ClangFormat(AstFormat):
         )
 
     def walk(self, root: dict[str, Any]) -> Measured:
-        return walk_children(root, "kind", "inner")
+        return walk_children(root, "kind", "inner", null_children=True)
 
     def format_language(self, measured: Measured) -> str | None:
         cxx = ("CXXRecordDecl", "CXXMethodDecl", "NamespaceDecl", "ClassTemplateDecl")
@@ -73,7 +74,7 @@ class ClangFormat(AstFormat):
         while level:
             nxt: list[Any] = []
             for node in level:
-                kind = node["kind"]
+                kind = node.get("kind")
                 if kind == "BinaryOperator":
                     if node.get("opcode") in ("&&", "||"):
                         branches += 1

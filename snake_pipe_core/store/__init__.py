@@ -2,6 +2,6 @@
 
 from .lock import store_lock
 from .schema import SCHEMA_VERSION
-from .store import ManifestRow, Store, utcnow
+from .store import ManifestRow, RunStart, Store, utcnow
 
-__all__ = ["SCHEMA_VERSION", "ManifestRow", "Store", "store_lock", "utcnow"]
+__all__ = ["SCHEMA_VERSION", "ManifestRow", "RunStart", "Store", "store_lock", "utcnow"]

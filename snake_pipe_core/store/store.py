@@ -11,23 +11,24 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import orjson
 import pyarrow as pa
 
 from ..errors import StoreError, StoreSchemaError
-from ..models import AstMetadata, FileState, FileVerdict
+from ..hashes import KnownHashes
+from ..models import AstMetadata, FileState, FileVerdict, IngestSummary
 from .lock import store_lock
 from .schema import MIGRATIONS, SCHEMA_VERSION, VIEWS
 
-__all__ = ["ManifestRow", "Store", "utcnow"]
+__all__ = ["ManifestRow", "RunStart", "Store", "utcnow"]
 
 log = logging.getLogger(__name__)
 _migrated: set[Path] = set()
@@ -43,6 +44,13 @@ def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pa.Ta
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+class RunStart(NamedTuple):
+    """A registered run and the manifest its diff starts from."""
+
+    run_id: str
+    manifest: dict[str, "ManifestRow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,34 +149,36 @@ class Store:
         self, repo: str, *, prefixes: Sequence[str] | None = None
     ) -> dict[str, ManifestRow]:
         """Every live (not deleted) file of a repository by stored path; with ``prefixes``,
-        only the files at or under those relative paths."""
-        sql = (
-            "SELECT path, size_bytes, mtime_ns, state, reason, content_hash "
-            "FROM manifest WHERE repo = ? AND state <> 'deleted'"
-        )
-        with self.connect() as con:
-            if prefixes is None:
-                t = _arrow(con, sql, [repo])
-            else:
-                con.register("prefix_v", pa.table([list(prefixes)], names=["p"]))
-                t = _arrow(
-                    con,
-                    sql + " AND path IN (SELECT path FROM manifest, prefix_v WHERE repo = ? "
-                    "AND (path = p OR starts_with(path, p || '/')))",
-                    [repo, repo],
-                )
-        cols = [t.column(i).to_pylist() for i in range(6)]
-        return {p: ManifestRow(s, m, st, r, h) for p, s, m, st, r, h in zip(*cols, strict=True)}
+        only the files at or under those relative paths (in stored form)."""
+        with self.connect(read_only=True) as con:
+            return _load_manifest(con, repo, prefixes)
 
-    def known_hashes(self) -> set[str]:
-        """Content hashes that already have metadata (any path, any repository)."""
-        with self.connect() as con:
-            t = _arrow(con, "SELECT content_hash FROM ast_metadata", [])
-        return set(t.column(0).to_pylist())
+    def known_hashes(self, among: Collection[str] | None = None) -> KnownHashes:
+        """Content hashes that already have metadata (any path, any repository): all of them,
+        or only those ``among`` the given hex digests."""
+        sql = "SELECT unhex(content_hash) FROM ast_metadata WHERE length(content_hash) = 64"
+        with self.connect(read_only=True) as con:
+            if among is None:
+                t = _arrow(con, sql + " ORDER BY 1", [])
+            else:
+                t = _arrow(
+                    con, sql + " AND content_hash IN (SELECT unnest(?)) ORDER BY 1", [list(among)]
+                )
+        return KnownHashes.from_sorted_arrow(t.column(0))
 
     # -- runs and checkpoints ------------------------------------------------------------------
 
-    def begin_run(self, repo: str, root: str, *, mode: str, trigger: str | None) -> str:
+    def begin_run(
+        self,
+        repo: str,
+        root: str,
+        *,
+        mode: str,
+        trigger: str | None,
+        prefixes: Sequence[str] | None = None,
+    ) -> RunStart:
+        """Register a run of ``repo`` and read the manifest its diff starts from (files at or
+        under ``prefixes`` only, when given), in one connection."""
         run_id = f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         now = utcnow()
         host = socket.gethostname()
@@ -206,25 +216,57 @@ class Store:
                 "INSERT INTO checkpoints VALUES (?, ?, 0, 0, 0, 'running', ?)", [run_id, repo, now]
             )
             con.execute("COMMIT")
-        return run_id
+            manifest = _load_manifest(con, repo, prefixes)
+        return RunStart(run_id, manifest)
 
     def finish_run(
-        self, run_id: str, repo: str, *, status: str, summary: dict[str, Any], error: str | None
+        self,
+        summary: IngestSummary,
+        *,
+        status: str,
+        error: str | None = None,
+        deleted: Sequence[str] = (),
     ) -> None:
+        """End a run in one transaction: mark ``deleted`` paths (files gone from disk; their
+        history stays), fill the summary's ``languages`` (files this run extracted) and
+        ``totals`` (the repository's files by state now), and record it."""
         now = utcnow()
+        repo, run_id = summary.repo, summary.run_id
         with self.connect() as con:
             con.execute("BEGIN")
+            if deleted:
+                con.register("gone_v", pa.table([list(deleted)], names=["path"]))
+                con.execute(
+                    "UPDATE manifest SET state = 'deleted', reason = NULL, deleted_at = ?, "
+                    "last_seen = ?, run_id = ? WHERE repo = ? AND state <> 'deleted' "
+                    "AND path IN (SELECT path FROM gone_v)",
+                    [now, now, run_id, repo],
+                )
+                con.execute(
+                    "DELETE FROM quarantine WHERE repo = ? AND path IN (SELECT path FROM gone_v)",
+                    [repo],
+                )
+            if status == "succeeded":
+                rows = con.execute(
+                    "SELECT coalesce(language, 'unknown'), count(*) FROM ast_files "
+                    "WHERE repo = ? AND run_id = ? AND state = 'extracted' GROUP BY 1",
+                    [repo, run_id],
+                ).fetchall()
+                summary.languages = {lang: n for lang, n in rows}
+                rows = con.execute(
+                    "SELECT state, count(*) FROM manifest WHERE repo = ? GROUP BY 1", [repo]
+                ).fetchall()
+                summary.totals = {state: n for state, n in rows}
+                con.execute("UPDATE repos SET last_ingest = ? WHERE repo = ?", [now, repo])
             con.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, error = ?, summary = ? "
                 "WHERE run_id = ?",
-                [now, status, error, orjson.dumps(summary).decode(), run_id],
+                [now, status, error, orjson.dumps(summary.as_dict()).decode(), run_id],
             )
             con.execute(
                 "UPDATE checkpoints SET status = ?, updated_at = ? WHERE run_id = ? AND repo = ?",
                 [status, now, run_id, repo],
             )
-            if status == "succeeded":
-                con.execute("UPDATE repos SET last_ingest = ? WHERE repo = ?", [now, repo])
             con.execute("COMMIT")
 
     # -- the write path ------------------------------------------------------------------------
@@ -294,40 +336,6 @@ class Store:
             )
             con.execute("COMMIT")
 
-    def mark_deleted(self, repo: str, paths: Sequence[str], run_id: str) -> None:
-        """Mark files gone from disk as ``deleted`` (their history stays)."""
-        if not paths:
-            return
-        now = utcnow()
-        table = pa.table([list(paths)], names=["path"])
-        with self.connect() as con:
-            con.register("gone_v", table)
-            con.execute("BEGIN")
-            con.execute(
-                "UPDATE manifest SET state = 'deleted', reason = NULL, deleted_at = ?, "
-                "last_seen = ?, run_id = ? WHERE repo = ? AND path IN (SELECT path FROM gone_v)",
-                [now, now, run_id, repo],
-            )
-            con.execute(
-                "DELETE FROM quarantine WHERE repo = ? AND path IN (SELECT path FROM gone_v)",
-                [repo],
-            )
-            con.execute("COMMIT")
-
-    def run_languages(self, repo: str, run_id: str) -> dict[str, int]:
-        """Languages of the files a run extracted."""
-        rows = self.query(
-            "SELECT coalesce(language, 'unknown'), count(*) FROM ast_files "
-            "WHERE repo = ? AND run_id = ? AND state = 'extracted' GROUP BY 1",
-            [repo, run_id],
-        )
-        return {lang: n for lang, n in rows}
-
-    def state_counts(self, repo: str) -> dict[str, int]:
-        """Files of a repository by state, as the store holds them now."""
-        rows = self.query("SELECT state, count(*) FROM manifest WHERE repo = ? GROUP BY 1", [repo])
-        return {state: n for state, n in rows}
-
     # -- queries for people ------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -364,6 +372,27 @@ class Store:
             )
             con.execute("COMMIT")
         return int(released)
+
+
+def _load_manifest(
+    con: duckdb.DuckDBPyConnection, repo: str, prefixes: Sequence[str] | None
+) -> dict[str, ManifestRow]:
+    sql = (
+        "SELECT path, size_bytes, mtime_ns, state, reason, content_hash "
+        "FROM manifest WHERE repo = ? AND state <> 'deleted'"
+    )
+    if prefixes is None:
+        t = _arrow(con, sql, [repo])
+    else:
+        con.register("prefix_v", pa.table([list(prefixes)], names=["p"]))
+        t = _arrow(
+            con,
+            sql + " AND path IN (SELECT path FROM manifest, prefix_v WHERE repo = ? "
+            "AND (path = p OR starts_with(path, p || '/')))",
+            [repo, repo],
+        )
+    cols = [t.column(i).to_pylist() for i in range(6)]
+    return {p: ManifestRow(s, m, st, r, h) for p, s, m, st, r, h in zip(*cols, strict=True)}
 
 
 def _alive(pid: int | None) -> bool:

@@ -210,3 +210,24 @@ def test_real_parser_samples(path: Path) -> None:
     else:
         expected = reference_counts(tree, "_type" if fmt == "python-ast" else "type")
     assert (m.node_count, m.max_depth) == expected
+
+
+def test_clang_null_children_are_counted_not_quarantined() -> None:
+    """Clang writes ``{}`` for an absent child (a for loop's condition variable)."""
+    loop = {
+        "id": "0x3",
+        "kind": "ForStmt",
+        "inner": [
+            {"id": "0x4", "kind": "DeclStmt"},
+            {},
+            {"id": "0x5", "kind": "BinaryOperator", "opcode": "<"},
+            {"id": "0x6", "kind": "UnaryOperator"},
+            {"id": "0x7", "kind": "CompoundStmt"},
+        ],
+    }
+    func = {"id": "0x2", "kind": "FunctionDecl", "name": "f", "inner": [loop]}
+    doc = {"id": "0x1", "kind": "TranslationUnitDecl", "inner": [func]}
+    m = measure(doc, "loop.c.ast.json")
+    assert (m.node_count, m.max_depth) == reference_children(doc, "inner") == (8, 4)
+    assert json.loads(m.node_types)["<null>"] == 1
+    assert (m.function_count, m.branch_count) == (1, 1)

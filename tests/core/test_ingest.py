@@ -285,6 +285,35 @@ def test_paths_mode_touches_only_the_given_paths(
     assert view["native/main.c.ast.json"][0] == "extracted"
 
 
+def test_paths_nested_in_other_paths_are_walked_once(
+    make_repo: MakeRepo, store: Store, settings: Settings
+) -> None:
+    root = make_repo()
+    ingest(root, store, settings)
+    (root / "src/app.js.ast.json").write_bytes(asts.dumps(asts.estree(4)))
+    s = ingest(root, store, settings, paths=["src", "src/app.js.ast.json", "./src/lib", "src-x"])
+    assert (s.discovered, s.changed, s.unchanged) == (3, 1, 2)
+
+
+def test_paths_with_names_that_are_not_utf8(
+    make_repo: MakeRepo, store: Store, settings: Settings
+) -> None:
+    root = make_repo(files={"ok.js.ast.json": asts.dumps(asts.estree())})
+    raw = os.path.join(os.fsencode(root), b"caf\xe9.js.ast.json")
+    with open(raw, "wb") as f:
+        f.write(asts.dumps(asts.estree()))
+    ingest(root, store, settings)
+    name = os.fsdecode(b"caf\xe9.js.ast.json")
+    with open(raw, "wb") as f:
+        f.write(b"{")
+    s = ingest(root, store, settings, paths=[name])
+    assert (s.discovered, s.changed, s.quarantined) == (1, 1, 1)
+    os.remove(raw)
+    assert ingest(root, store, settings, paths=[name]).deleted == 1
+    assert files_view(store)["caf\\xe9.js.ast.json"][0] == "deleted"
+    assert files_view(store)["ok.js.ast.json"][0] == "extracted"
+
+
 def test_worker_pool_gives_the_same_results_as_inline(make_repo: MakeRepo, tmp_path: Path) -> None:
     files = {f"d{i % 7}/f{i}.js.ast.json": asts.dumps(asts.estree(i % 5)) for i in range(150)}
     files.update({f"bad{i}.json": b"[" for i in range(5)})
