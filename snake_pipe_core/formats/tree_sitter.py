@@ -104,6 +104,14 @@ class TreeSitterFormat(AstFormat):
     def walk(self, root: dict[str, Any]) -> Measured:
         return walk_children(root, "type", "children")
 
+    def adjust(self, root: dict[str, Any], measured: Measured) -> dict[str, int]:
+        """Go writes one ``import_declaration`` holding an ``import_spec`` per package; count
+        the packages, as Java's and Python's one-per-import nodes do."""
+        types = measured.types
+        if types.get("import_spec") and types.get("import_declaration"):
+            return {"import_count": -types["import_declaration"]}
+        return {}
+
     def span(self, root: dict[str, Any]) -> tuple[int | None, int | None]:
         start, end = root.get("start_point"), root.get("end_point")
         if isinstance(start, list) and isinstance(end, list) and start and end:

@@ -231,3 +231,25 @@ def test_clang_null_children_are_counted_not_quarantined() -> None:
     assert (m.node_count, m.max_depth) == reference_children(doc, "inner") == (8, 4)
     assert json.loads(m.node_types)["<null>"] == 1
     assert (m.function_count, m.branch_count) == (1, 1)
+
+
+def test_go_imports_count_packages_not_declarations() -> None:
+    def spec(name: str) -> dict[str, Any]:
+        path = {"type": "interpreted_string_literal", "text": f'"{name}"', "children": []}
+        return {"type": "import_spec", "children": [path]}
+
+    grouped = {"type": "import_spec_list", "children": [spec("os"), spec("io"), spec("fmt")]}
+    doc = {
+        "language": "go",
+        "parser": {"name": "tree-sitter", "version": "0.26.1"},
+        "ast": {
+            "type": "source_file",
+            "children": [
+                {"type": "import_declaration", "children": [spec("strings")]},
+                {"type": "import_declaration", "children": [grouped]},
+            ],
+        },
+    }
+    assert measure(doc, "x.go.ast.json").import_count == 4
+    java = {"type": "program", "children": [{"type": "import_declaration", "children": []}] * 2}
+    assert measure({"language": "java", "ast": java}, "X.java.ast.json").import_count == 2

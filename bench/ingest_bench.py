@@ -1,0 +1,388 @@
+"""Ingest benchmarks: figures and ratios against baselines measured in the same run.
+
+Every figure is a median of ``--repeat`` runs, timed from outside the measured process (Python
+start-up included on both sides), with the page cache warmed first, so ratios compare like with
+like on a shared machine. Nothing here asserts: the README quotes what this prints.
+
+``throughput``  full ingest (discovery → committed DuckDB store, ``snake-pipe ingest``) against
+                (a) the *bare reference*: the same number of processes doing only read +
+                ``orjson.loads`` + an iterative node count, no store; and (b) a *naive loop*:
+                one process, the standard ``json`` module, the same count.
+``noop``        a re-run of an unchanged repository against a bare ``os.scandir`` stat walk.
+``memory``      peak memory of all processes of an ingest (RSS summed over the process tree,
+                sampled every 20 ms) on many small files and on a repository of large files.
+``resume``      kill an ingest with SIGKILL after its first commits; time from the next run's
+                start to its first new commit.
+
+Usage::
+
+    python -m bench.ingest_bench throughput --files 20000
+    python -m bench.ingest_bench noop --files 100000
+    python -m bench.ingest_bench memory --files 1000000 --profile small
+    python -m bench.ingest_bench memory --files 40 --profile large
+    python -m bench.ingest_bench resume --files 50000
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+PROJECT = Path(__file__).resolve().parent.parent
+BENCH_OUT = PROJECT / "bench" / "out"
+PY = sys.executable
+
+# The bare reference and the naive loop, as scripts run in their own processes.
+_BARE = r"""
+import os, sys, orjson
+from concurrent.futures import ProcessPoolExecutor
+
+def count(doc):
+    n, stack = 0, [doc]
+    while stack:
+        o = stack.pop()
+        if type(o) is dict:
+            n += 1
+            stack.extend(o.values())
+        elif type(o) is list:
+            stack.extend(o)
+    return n
+
+def work(paths):
+    total = 0
+    for p in paths:
+        with open(p, "rb") as f:
+            data = f.read()
+        try:
+            total += count(orjson.loads(data))
+        except orjson.JSONDecodeError:
+            pass
+    return total
+
+def walk(root):
+    out, stack = [], [root]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+                elif e.name.endswith(".json"):
+                    out.append(e.path)
+    return out
+
+if __name__ == "__main__":
+    files = walk(sys.argv[1])
+    workers = int(sys.argv[2])
+    chunks = [files[i:i + 64] for i in range(0, len(files), 64)]
+    with ProcessPoolExecutor(workers) as pool:
+        print(sum(pool.map(work, chunks)))
+"""
+
+_NAIVE = r"""
+import json, os, sys
+
+def count(doc):
+    n, stack = 0, [doc]
+    while stack:
+        o = stack.pop()
+        if type(o) is dict:
+            n += 1
+            stack.extend(o.values())
+        elif type(o) is list:
+            stack.extend(o)
+    return n
+
+total = 0
+for dirpath, _, names in os.walk(sys.argv[1]):
+    for name in names:
+        if name.endswith(".json"):
+            with open(os.path.join(dirpath, name), "rb") as f:
+                try:
+                    total += count(json.loads(f.read()))
+                except (ValueError, RecursionError):
+                    pass
+print(total)
+"""
+
+_STAT_WALK = r"""
+import os, sys
+n, stack = 0, [sys.argv[1]]
+while stack:
+    with os.scandir(stack.pop()) as it:
+        for e in it:
+            if e.is_dir(follow_symlinks=False):
+                stack.append(e.path)
+            else:
+                e.stat(follow_symlinks=False)
+                n += 1
+print(n)
+"""
+
+
+def _run(cmd: Sequence[str], **kw: object) -> float:
+    """Wall seconds of one command; fails loudly if it fails."""
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)  # type: ignore[call-overload]
+    return time.perf_counter() - t
+
+
+def _script(code: str, *args: str) -> list[str]:
+    return [PY, "-c", code, *args]
+
+
+def _ingest_cmd(root: Path, store: Path, *extra: str) -> list[str]:
+    return [PY, "-m", "snake_pipe_core.cli", "ingest", str(root), "--store", str(store), *extra]
+
+
+def _fresh_store(work: Path) -> Path:
+    store = work / "store.duckdb"
+    for p in work.glob("store.duckdb*"):
+        p.unlink()
+    return store
+
+
+def _median(f: Callable[[], float], repeat: int) -> tuple[float, list[float]]:
+    times = [f() for _ in range(repeat)]
+    return statistics.median(times), times
+
+
+def _corpus(args: argparse.Namespace, work: Path) -> tuple[Path, int, int]:
+    from bench.corpus import generate
+
+    root = work / "repo"
+    if not root.exists():
+        t = time.perf_counter()
+        stats = generate(
+            root, files=args.files, seed=args.seed, profile=args.profile, bad_share=0.0
+        )
+        print(
+            f"corpus: {stats.files} files, {stats.bytes / 1e6:.1f} MB "
+            f"({args.profile}) written in {time.perf_counter() - t:.0f} s"
+        )
+    files = sum(1 for _ in root.rglob("*.json"))
+    size = sum(p.stat().st_size for p in root.rglob("*.json"))
+    # Warm the page cache so every contender reads from memory.
+    subprocess.run(["bash", "-c", 'find "$0" -type f -print0 | xargs -0 cat > /dev/null', root])
+    return root, files, size
+
+
+def bench_throughput(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    root, files, size = _corpus(args, work)
+    w = str(args.workers)
+    bare, bare_all = _median(lambda: _run(_script(_BARE, str(root), w)), args.repeat)
+    naive, naive_all = _median(lambda: _run(_script(_NAIVE, str(root))), args.repeat)
+
+    def ingest() -> float:
+        store = _fresh_store(work)
+        return _run(_ingest_cmd(root, store, "--workers", w))
+
+    ours, ours_all = _median(ingest, args.repeat)
+    per_min = {
+        k: files / v * 60 for k, v in (("snake-pipe", ours), ("bare", bare), ("naive", naive))
+    }
+    result = {
+        "files": files,
+        "mb": round(size / 1e6, 1),
+        "avg_kb": round(size / files / 1e3, 1),
+        "workers": args.workers,
+        "seconds": {"snake-pipe": ours_all, "bare": bare_all, "naive": naive_all},
+        "files_per_min": {k: round(v) for k, v in per_min.items()},
+        "ratio_vs_bare": round(bare / ours, 3),
+        "ratio_vs_naive": round(naive / ours, 3),
+    }
+    print(
+        f"throughput on {files} files ({size / 1e6:.0f} MB, avg {size / files / 1e3:.0f} KB), "
+        f"{args.workers} workers, median of {args.repeat}:\n"
+        f"  snake-pipe ingest  {ours:7.2f} s  {per_min['snake-pipe']:>9,.0f} files/min\n"
+        f"  bare reference     {bare:7.2f} s  {per_min['bare']:>9,.0f} files/min\n"
+        f"  naive json loop    {naive:7.2f} s  {per_min['naive']:>9,.0f} files/min\n"
+        f"  ratio vs bare {bare / ours:.2f}x   vs naive {naive / ours:.2f}x"
+    )
+    return result
+
+
+def bench_noop(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    root, files, _ = _corpus(args, work)
+    store = _fresh_store(work)
+    _run(_ingest_cmd(root, store, "--workers", str(args.workers)))
+    walk, walk_all = _median(lambda: _run(_script(_STAT_WALK, str(root))), args.repeat)
+    noop, noop_all = _median(lambda: _run(_ingest_cmd(root, store)), args.repeat)
+    budget = 1.5 * walk + 1.0
+    print(
+        f"no-op re-run of {files} unchanged files, median of {args.repeat}:\n"
+        f"  snake-pipe ingest (no-op)  {noop:6.2f} s\n"
+        f"  bare os.scandir stat walk  {walk:6.2f} s\n"
+        f"  budget 1.5 x walk + 1 s    {budget:6.2f} s   → {noop / budget:.2f} of the budget"
+    )
+    return {
+        "files": files,
+        "noop_s": noop_all,
+        "walk_s": walk_all,
+        "budget_s": budget,
+        "share_of_budget": round(noop / budget, 3),
+    }
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+        except (OSError, IndexError):
+            continue
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        stack.extend(children.get(p, []))
+        try:
+            with open(f"/proc/{p}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            continue
+    return total
+
+
+def _peak_rss(cmd: Sequence[str]) -> tuple[float, int]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    peak = 0
+    t = time.perf_counter()
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss(proc.pid))
+        time.sleep(0.02)
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd} failed with {proc.returncode}")
+    return time.perf_counter() - t, peak
+
+
+def bench_memory(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    root, files, size = _corpus(args, work)
+    store = _fresh_store(work)
+    seconds, peak = _peak_rss(_ingest_cmd(root, store, "--workers", str(args.workers)))
+    again, peak_again = _peak_rss(_ingest_cmd(root, store, "--workers", str(args.workers)))
+    print(
+        f"peak memory, all processes, {files} files ({size / 1e6:.0f} MB, {args.profile}):\n"
+        f"  first ingest   {peak / 2**20:7.0f} MiB  ({seconds:.1f} s)\n"
+        f"  no-op re-run   {peak_again / 2**20:7.0f} MiB  ({again:.1f} s)"
+    )
+    return {
+        "files": files,
+        "mb": round(size / 1e6, 1),
+        "peak_mib": round(peak / 2**20),
+        "noop_peak_mib": round(peak_again / 2**20),
+        "seconds": round(seconds, 1),
+    }
+
+
+def _first_commit_after(store: Path, started_runs: int, deadline: float) -> float | None:
+    from snake_pipe_core import Store
+
+    while time.perf_counter() < deadline:
+        try:
+            rows = Store(store).query(
+                "SELECT count(*) FROM checkpoints c JOIN runs r USING (run_id) "
+                "WHERE c.done > 0 AND r.status = 'running'"
+            )
+            if rows[0][0] > 0 and Store(store).query("SELECT count(*) FROM runs")[0][0] > (
+                started_runs
+            ):
+                return time.perf_counter()
+        except Exception:  # the store may not exist yet
+            pass
+        time.sleep(0.01)
+    return None
+
+
+def bench_resume(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    from snake_pipe_core import Store
+
+    root, files, _ = _corpus(args, work)
+    delays = []
+    for _ in range(args.repeat):
+        store = _fresh_store(work)
+        proc = subprocess.Popen(
+            _ingest_cmd(root, store, "--workers", str(args.workers)),
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        # let it commit for a while, then kill the whole process group
+        deadline = time.perf_counter() + 120
+        while time.perf_counter() < deadline and proc.poll() is None:
+            try:
+                done = Store(store).query("SELECT max(done) FROM checkpoints")[0][0] or 0
+            except Exception:
+                done = 0
+            if done >= files // 3:
+                break
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        runs = Store(store).query("SELECT count(*) FROM runs")[0][0]
+        t0 = time.perf_counter()
+        nxt = subprocess.Popen(
+            _ingest_cmd(root, store, "--workers", str(args.workers)), stdout=subprocess.DEVNULL
+        )
+        first = _first_commit_after(store, runs, t0 + 60)
+        nxt.wait()
+        if first is not None:
+            delays.append(first - t0)
+    delay = statistics.median(delays)
+    print(
+        f"resume after SIGKILL at ~1/3 of {files} files: first new commit after "
+        f"{delay:.2f} s (median of {len(delays)}: {', '.join(f'{d:.2f}' for d in delays)})"
+    )
+    return {"files": files, "first_commit_s": delays}
+
+
+BENCHES = {
+    "throughput": bench_throughput,
+    "noop": bench_noop,
+    "memory": bench_memory,
+    "resume": bench_resume,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.ingest_bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("bench", choices=sorted(BENCHES))
+    parser.add_argument("--files", type=int, default=20_000)
+    parser.add_argument("--profile", default="realistic", choices=["realistic", "small", "large"])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--work", type=Path, help="folder for the corpus and stores (kept)")
+    args = parser.parse_args(argv)
+    work = args.work or Path(tempfile.mkdtemp(prefix="snake-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        result = BENCHES[args.bench](args, work)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    BENCH_OUT.mkdir(parents=True, exist_ok=True)
+    out = BENCH_OUT / f"{args.bench}-{args.files}-{args.profile}.json"
+    out.write_text(json.dumps({"bench": args.bench, **result}, indent=2) + "\n")
+    print(f"(written to {out.relative_to(PROJECT)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
