@@ -1,9 +1,12 @@
 """snake-pipe's engine: AST JSON trees on disk into a trustworthy DuckDB store.
 
-The public API; nothing here imports Dagster.
+The public API; nothing here imports Dagster. The file watcher itself needs inotify (Linux)
+and lives in ``snake_pipe_core.watcher`` / ``snake_pipe_core.watch_service``; its journal,
+which readers such as the Dagster sensor use, is exported here and works everywhere.
 """
 
 from .analysis import AnalysisSettings, Analyzer, WorkItem
+from .changes import Change, FileChange, JournalRecord, RepoChanges, group_changes
 from .config import Settings, load_settings, slugify
 from .errors import (
     ConfigError,
@@ -17,6 +20,7 @@ from .errors import (
 )
 from .formats import AstFormat, FormatRegistry, GenericFormat
 from .ingest import Progress, ingest_repository
+from .journal import ChangeJournal, WatcherStatus
 from .models import AstMetadata, FileState, FileVerdict, IngestSummary, Reason, ScanEntry
 from .store import Store
 
@@ -25,15 +29,20 @@ __all__ = [
     "Analyzer",
     "AstFormat",
     "AstMetadata",
+    "Change",
+    "ChangeJournal",
     "ConfigError",
+    "FileChange",
     "FileState",
     "FileVerdict",
     "FormatRegistry",
     "GenericFormat",
     "IngestSummary",
+    "JournalRecord",
     "MassDeletionRefused",
     "Progress",
     "Reason",
+    "RepoChanges",
     "RepositoryError",
     "RepositoryUnavailable",
     "ScanEntry",
@@ -43,7 +52,9 @@ __all__ = [
     "StoreError",
     "StoreLockTimeout",
     "StoreSchemaError",
+    "WatcherStatus",
     "WorkItem",
+    "group_changes",
     "ingest_repository",
     "load_settings",
     "slugify",

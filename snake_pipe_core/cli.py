@@ -1,12 +1,15 @@
-"""The ``snake-pipe`` command: ingest, status, quarantine, config (and watch).
+"""The ``snake-pipe`` command: ingest, status, quarantine, config and watch.
 
 Exit codes: 0 the work completed (quarantined files included), 1 a repository failed,
-2 a usage or configuration error, 3 the store cannot be used.
+2 a usage or configuration error, 3 the store cannot be used, 4 (``watch``) another watcher
+already runs for this journal.
 """
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +26,7 @@ from .store import Store
 __all__ = ["main"]
 
 log = logging.getLogger(__name__)
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORE, EXIT_WATCHER_RUNNING = 0, 1, 2, 3, 4
 
 
 class ProgressBar:
@@ -77,8 +80,8 @@ def _print_summary(s: IngestSummary) -> None:
 
 
 def _aggregate(summaries: list[dict[str, Any]], failures: list[dict[str, str]]) -> dict[str, Any]:
-    keys = ("discovered", "new", "changed", "unchanged", "deleted", "extracted", "quarantined")
-    keys += ("excluded", "reused", "bytes_read")
+    keys: tuple[str, ...] = ("discovered", "new", "changed", "unchanged", "deleted")
+    keys += ("extracted", "quarantined", "excluded", "reused", "bytes_read")
     total: dict[str, Any] = {k: sum(s[k] for s in summaries) for k in keys}
     reasons: dict[str, int] = {}
     for s in summaries:
@@ -264,6 +267,41 @@ def cmd_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    # Imported here: the watcher needs inotify (Linux); every other command works anywhere.
+    from .errors import WatcherAlreadyRunning
+    from .watch_service import serve
+
+    settings = _settings(args)
+    repos = settings.repositories()
+    if not repos:
+        print("snake-pipe: no repository to watch: set repo_roots/repos in the configuration",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    if args.verbose == 0:  # a foreground watcher says what it records
+        logging.getLogger("snake_pipe_core").setLevel(logging.INFO)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second signal: do not wait for the run in progress
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    what = f"; applying changes to {settings.store}" if args.ingest else ""
+    print(f"snake-pipe: watching {len(repos)} repositories; journal {settings.journal_path}"
+          f"{what} (Ctrl-C stops)", file=sys.stderr)  # fmt: skip
+    try:
+        serve(settings, stop, ingest=args.ingest)
+    except WatcherAlreadyRunning as e:
+        print(f"snake-pipe: {e}", file=sys.stderr)
+        return EXIT_WATCHER_RUNNING
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snake-pipe",
@@ -301,6 +339,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=1000)
     common(p)
     p.set_defaults(func=cmd_quarantine)
+
+    p = sub.add_parser("watch", help="watch the repositories and record changes in the journal "
+                       "until stopped (SIGINT/SIGTERM)")  # fmt: skip
+    p.add_argument("--store", help="DuckDB file (default: $SNAKE_PIPE_STORE, the configuration, "
+                   "or .snake_pipe/store.duckdb); the journal lives beside it")  # fmt: skip
+    p.add_argument("--ingest", action="store_true", help="also apply the changes to the store "
+                   "(the developer fast path without Dagster)")  # fmt: skip
+    p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("config", help="configuration")
     p.add_argument("action", choices=["show"])

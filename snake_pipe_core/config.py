@@ -28,6 +28,10 @@ Example::
     name = "my-parser"
     type_key = "nodeType"
     children_key = "children"
+
+    [watch]                              # `snake-pipe watch` and the change journal
+    journal = ".snake_pipe/store.journal.sqlite"   # default: beside the store
+    settle_s = 0.2                       # quiet time before a burst of changes is recorded
 """
 
 import os
@@ -48,6 +52,7 @@ __all__ = [
     "LimitSettings",
     "RepoSettings",
     "Settings",
+    "WatchSettings",
     "load_settings",
     "slugify",
 ]
@@ -129,6 +134,29 @@ class GenericFormatSettings(_Model):
     branch_types: tuple[str, ...] = ()
 
 
+class WatchSettings(_Model):
+    """The file watcher and its change journal (``snake-pipe watch``).
+
+    The journal is a small SQLite file of its own, not the DuckDB store: the watcher appends
+    while a reader (the Dagster sensor or ``watch --ingest``) consumes, in other processes.
+    """
+
+    journal: Path | None = None  # default: <store folder>/<store stem>.journal.sqlite
+    # A burst is recorded settle_s after its last event, and at least every max_delay_s.
+    settle_s: float = Field(default=0.2, gt=0, le=60)
+    max_delay_s: float = Field(default=1.0, gt=0, le=600)
+    # Paths held per repository before they are replaced by one rescan marker.
+    max_pending_paths: int = Field(default=10_000, ge=1)
+    # Distinct paths one incremental run takes; above it the run rescans the repository.
+    max_run_paths: int = Field(default=1_000, ge=1)
+    heartbeat_s: float = Field(default=2.0, gt=0, le=3600)
+    # A heartbeat older than this means the watcher is gone (or stopped) and must be started.
+    stale_after_s: float = Field(default=15.0, gt=0)
+    # The self-check: a cookie folder made in each root must be seen within the timeout.
+    self_check_s: float = Field(default=30.0, gt=0)
+    self_check_timeout_s: float = Field(default=10.0, gt=0)
+
+
 class Settings(_Model):
     """The effective configuration."""
 
@@ -140,6 +168,7 @@ class Settings(_Model):
     limits: LimitSettings = LimitSettings()
     generic_formats: tuple[GenericFormatSettings, ...] = ()
     quarantine_rate_threshold: float = Field(default=0.05, ge=0, le=1)
+    watch: WatchSettings = WatchSettings()
     config_file: Path | None = None
 
     @field_validator("repos")
@@ -160,6 +189,13 @@ class Settings(_Model):
             return max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # not Linux
             return max(1, os.cpu_count() or 1)
+
+    @property
+    def journal_path(self) -> Path:
+        """The change journal: ``watch.journal``, else beside the store."""
+        if self.watch.journal is not None:
+            return self.watch.journal
+        return self.store.with_name(self.store.stem + ".journal.sqlite")
 
     def repositories(self) -> dict[str, Path]:
         """Slug → root of every configured repository (explicit ones win over roots)."""
@@ -203,6 +239,9 @@ def _read_file(path: Path) -> dict[str, Any]:
     for repo in data.get("repos", []) if isinstance(data.get("repos"), list) else []:
         if isinstance(repo, dict) and "path" in repo:
             repo["path"] = _resolve(base, repo["path"])
+    watch = data.get("watch")
+    if isinstance(watch, dict) and "journal" in watch:
+        watch["journal"] = _resolve(base, watch["journal"])
     data["config_file"] = path.resolve()
     return data
 

@@ -20,7 +20,7 @@ from .config import DiscoverySettings
 from .errors import RepositoryUnavailable
 from .models import Reason, ScanEntry
 
-__all__ = ["Rules", "Walk", "check_root", "storage_path"]
+__all__ = ["Rules", "Walk", "check_root", "covering_paths", "storage_path"]
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,9 @@ class Walk:
 
     def __post_init__(self) -> None:
         if self.subpaths is not None:
-            self.subpaths = _outermost(p for p in map(_normalise, self.subpaths) if p is not None)
+            self.subpaths = tuple(
+                covering_paths(p for p in map(_normalise, self.subpaths) if p is not None)
+            )
 
     def entries(self) -> Iterator[ScanEntry]:
         root = check_root(self.root)
@@ -218,14 +220,15 @@ def _normalise(path: str) -> str | None:
     return "/".join(parts)
 
 
-def _outermost(paths: Iterable[str]) -> tuple[str, ...]:
-    """Distinct paths, without those under another one (walked once, through their folder)."""
+def covering_paths(paths: Iterable[str]) -> list[str]:
+    """The distinct paths that are not under another of the given paths: walking a folder
+    covers everything below it, and no file may be walked twice."""
     kept: list[str] = []
     # Sorted by components, a folder comes right before everything under it.
     for p in sorted(set(paths), key=lambda p: p.split("/")):
         if not kept or not (p == kept[-1] or p.startswith(kept[-1] + "/")):
             kept.append(p)
-    return tuple(kept)
+    return kept
 
 
 def _problem(rel: str, st: os.stat_result, reason: Reason, detail: str) -> ScanEntry:

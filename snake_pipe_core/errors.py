@@ -8,9 +8,10 @@ Exceptions are for problems with the program's environment or the user's request
     ├── RepositoryError               a repository cannot be ingested (terminal)
     │   ├── RepositoryUnavailable     root missing, unmounted, not a directory or unreadable
     │   └── MassDeletionRefused       the run would mark most of a repository deleted
-    └── StoreError                    the DuckDB store cannot be used
-        ├── StoreLockTimeout          another process held the store too long (transient)
-        └── StoreSchemaError          the store was written by a newer snake-pipe (terminal)
+    ├── StoreError                    the DuckDB store cannot be used
+    │   ├── StoreLockTimeout          another process held the store too long (transient)
+    │   └── StoreSchemaError          the store was written by a newer snake-pipe (terminal)
+    └── WatcherAlreadyRunning         another process watches for this journal
 
 ``transient`` tells an orchestrator whether a retry may help.
 """
@@ -24,6 +25,7 @@ __all__ = [
     "StoreError",
     "StoreLockTimeout",
     "StoreSchemaError",
+    "WatcherAlreadyRunning",
 ]
 
 
@@ -62,3 +64,11 @@ class StoreLockTimeout(StoreError):
 
 class StoreSchemaError(StoreError):
     """The store's schema is newer than this version of snake-pipe understands."""
+
+
+class WatcherAlreadyRunning(SnakePipeError):
+    """Another process holds this journal's watcher lock (``pid`` when it could be read)."""
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid

@@ -94,7 +94,8 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     assert kills >= 3
     crashed = Store(target)
     partial = crashed.query(
-        "SELECT count(*) FROM checkpoints WHERE status = 'interrupted' AND done > 0 AND done < planned"
+        "SELECT count(*) FROM checkpoints "
+        "WHERE status = 'interrupted' AND done > 0 AND done < planned"
     )
     assert partial[0][0] >= 1, "no kill landed between two commits"
     assert snapshot(crashed, "crashy") == expected

@@ -21,12 +21,13 @@ def test_engine_never_imports_dagster() -> None:
 def test_public_api_is_pinned() -> None:
     assert sorted(snake_pipe_core.__all__) == sorted(
         [
-            "AnalysisSettings", "Analyzer", "AstFormat", "AstMetadata", "ConfigError",
-            "FileState", "FileVerdict", "FormatRegistry", "GenericFormat", "IngestSummary",
-            "MassDeletionRefused", "Progress", "Reason", "RepositoryError",
+            "AnalysisSettings", "Analyzer", "AstFormat", "AstMetadata", "Change",
+            "ChangeJournal", "ConfigError", "FileChange", "FileState", "FileVerdict",
+            "FormatRegistry", "GenericFormat", "IngestSummary", "JournalRecord",
+            "MassDeletionRefused", "Progress", "Reason", "RepoChanges", "RepositoryError",
             "RepositoryUnavailable", "ScanEntry", "Settings", "SnakePipeError", "Store",
-            "StoreError", "StoreLockTimeout", "StoreSchemaError", "WorkItem",
-            "ingest_repository", "load_settings", "slugify",
+            "StoreError", "StoreLockTimeout", "StoreSchemaError", "WatcherStatus", "WorkItem",
+            "group_changes", "ingest_repository", "load_settings", "slugify",
         ]
     )  # fmt: skip
     for name in snake_pipe_core.__all__:

@@ -1,0 +1,296 @@
+"""The change journal: a durable, append-only log between the file watcher and its consumers.
+
+Why a file of its own and not the store: DuckDB allows one process per database file, while
+the watcher (one long-lived writer) must append at any moment and a consumer in another
+process (the Dagster sensor, or ``snake-pipe watch --ingest``) must read at the same time.
+SQLite in WAL mode does exactly that: readers never block the writer nor each other. With
+``synchronous=FULL`` a commit is fsync'd before it returns, so a record *counts* only once it
+is on disk, and one that was counted survives the writer being killed.
+
+Records carry a sequence number that only grows (``AUTOINCREMENT`` never reuses one, even
+after compaction), so a consumer's cursor is a single integer. The consumer reads records
+after its cursor, applies them, persists its cursor, then calls :meth:`ChangeJournal.compact`
+to drop what it no longer needs. A cursor below :meth:`ChangeJournal.compacted_upto` means
+records were dropped unseen: rescan every repository. A different
+:attr:`ChangeJournal.journal_id` means the file was replaced: start from 0 and rescan.
+
+Records are hints (see :mod:`snake_pipe_core.changes`): many of them collapse into one run
+per repository with :func:`~snake_pipe_core.changes.group_changes`.
+
+A consumer (the Dagster sensor; ``snake-pipe watch --ingest`` does the same in-process)::
+
+    journal = ChangeJournal(settings.journal_path)
+    status = journal.watcher_status()
+    if status is None or status.is_stale(settings.watch.stale_after_s):
+        spawn_watcher(settings)  # snake_pipe_core.watch_service; exits if one holds the lock
+    if saved_id != journal.journal_id or cursor < journal.compacted_upto():
+        ...  # records were lost to this reader: rescan every repository, then go on
+    records = journal.read(cursor, limit=10_000)
+    work = group_changes(records, max_paths=settings.watch.max_run_paths)
+    for repo, w in work.items():  # one run each; w.paths is None for a whole-repository diff
+        run_key = f"{repo}:{w.first_seq}-{w.last_seq}"
+    cursor = records[-1].seq  # persist it (with journal_id), then:
+    journal.compact(cursor)
+
+Only one consumer may compact a journal.
+"""
+
+import logging
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from .changes import Change, FileChange, JournalRecord
+from .errors import StoreError
+
+__all__ = ["ChangeJournal", "WatcherStatus"]
+
+log = logging.getLogger(__name__)
+_SCHEMA_VERSION = 1
+# Free pages (4 KiB each) worth handing back to the file system after a compaction.
+_VACUUM_PAGES = 256
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS records (
+        seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+        repo TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('changed', 'deleted', 'rescan')),
+        path,               -- TEXT, or BLOB for a name that is not UTF-8, or NULL (rescan)
+        at   REAL NOT NULL  -- unix time the watcher recorded it
+    )""",
+    """CREATE TABLE IF NOT EXISTS watcher (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        pid        INTEGER NOT NULL,
+        host       TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        beat_at    REAL NOT NULL
+    )""",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WatcherStatus:
+    """What the running watcher last wrote about itself (times are unix seconds)."""
+
+    pid: int
+    host: str
+    started_at: float
+    beat_at: float
+
+    def age(self, now: float | None = None) -> float:
+        """Seconds since the last heartbeat."""
+        return (time.time() if now is None else now) - self.beat_at
+
+    def is_stale(self, max_age: float, now: float | None = None) -> bool:
+        """True when the heartbeat is older than ``max_age`` seconds."""
+        return self.age(now) > max_age
+
+
+def _encode_path(path: str | None) -> str | bytes | None:
+    if path is None:
+        return None
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:  # surrogate escapes from an undecodable name: keep the bytes
+        return os.fsencode(path)
+
+
+def _decode_path(value: str | bytes | None) -> str | None:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+class ChangeJournal:
+    """The journal in one SQLite file; safe to share between threads of a process, and to
+    open from several processes at once (one of them the writing watcher).
+
+    Args:
+        path: the journal file (created, with its folder, when missing).
+        busy_timeout_s: how long a write waits for another process's write to finish.
+
+    Raises:
+        StoreError: the file cannot be opened or is not a journal this version understands.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = 30.0) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._con = sqlite3.connect(
+                self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"cannot open the change journal {self.path}: {e}") from e
+        try:
+            self._setup()
+        except sqlite3.Error as e:
+            self._con.close()
+            raise StoreError(f"cannot use the change journal {self.path}: {e}") from e
+        except BaseException:
+            self._con.close()
+            raise
+
+    def _setup(self) -> None:
+        con = self._con
+        con.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only takes effect on a new file
+        mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"the change journal {self.path} cannot use WAL mode (got {mode})")
+        con.execute("PRAGMA synchronous = FULL")
+        with self._write() as cur:
+            for statement in _SCHEMA:
+                cur.execute(statement)
+            cur.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('journal_id', ?), ('compacted_upto', 0), "
+                "('schema_version', ?)",
+                [uuid.uuid4().hex, _SCHEMA_VERSION],
+            )
+            row = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if int(row[0]) > _SCHEMA_VERSION:
+            raise StoreError(
+                f"the change journal {self.path} was written by a newer snake-pipe "
+                f"(schema {row[0]}); upgrade, or delete the file (a watcher restart rescans)"
+            )
+        self.journal_id: str = str(self._value("journal_id"))
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Cursor]:
+        """One write transaction; ``BEGIN IMMEDIATE`` takes the write lock up front, so a
+        concurrent writer waits in the busy handler rather than failing mid-transaction."""
+        with self._lock:
+            cur = self._con.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def _value(self, key: str) -> object:
+        with self._lock:
+            row = self._con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    # -- the writer ------------------------------------------------------------------------
+
+    def append(self, changes: Iterable[FileChange], *, at: float | None = None) -> int:
+        """Append a batch of changes in one transaction; when this returns, the records are
+        on disk. Returns the sequence number of the last record (:meth:`last_seq`)."""
+        stamp = time.time() if at is None else at
+        rows = [(c.repo, c.change.value, _encode_path(c.path), stamp) for c in changes]
+        if rows:
+            with self._write() as cur:
+                cur.executemany(
+                    "INSERT INTO records (repo, kind, path, at) VALUES (?, ?, ?, ?)", rows
+                )
+        return self.last_seq()
+
+    def watcher_started(self, *, pid: int | None = None, host: str | None = None) -> None:
+        """Record that a watcher (this process by default) has started."""
+        now = time.time()
+        with self._write() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO watcher VALUES (1, ?, ?, ?, ?)",
+                [pid or os.getpid(), host or socket.gethostname(), now, now],
+            )
+
+    def heartbeat(self) -> None:
+        """Record that the watcher is alive. Not fsync'd: a lost beat only looks older."""
+        with self._lock:
+            self._con.execute("PRAGMA synchronous = NORMAL")
+            try:
+                self._con.execute("UPDATE watcher SET beat_at = ? WHERE id = 1", [time.time()])
+            finally:
+                self._con.execute("PRAGMA synchronous = FULL")
+
+    def watcher_stopped(self, *, pid: int | None = None) -> None:
+        """Record a clean stop, so that a consumer starts a new watcher without waiting for
+        the heartbeat to go stale. Only the watcher that wrote the row clears it."""
+        with self._write() as cur:
+            cur.execute("DELETE FROM watcher WHERE id = 1 AND pid = ?", [pid or os.getpid()])
+
+    # -- readers ---------------------------------------------------------------------------
+
+    def read(self, after: int, limit: int = 1000) -> list[JournalRecord]:
+        """Up to ``limit`` committed records with ``seq > after``, in order."""
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT seq, repo, kind, path, at FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
+                [after, limit],
+            ).fetchall()
+        return [JournalRecord(s, r, Change(k), _decode_path(p), a) for s, r, k, p, a in rows]
+
+    def last_seq(self) -> int:
+        """The sequence number of the last record ever appended (0 for none); it does not go
+        down when records are compacted away."""
+        with self._lock:
+            row = self._con.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'records'"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def compacted_upto(self) -> int:
+        """Every record with ``seq`` at or below this has been compacted away."""
+        return int(str(self._value("compacted_upto") or 0))
+
+    def compact(self, upto: int) -> int:
+        """Drop the records with ``seq <= upto`` (capped at :meth:`last_seq`); call it once
+        the consumer's cursor is persisted. Returns how many records were dropped."""
+        with self._write() as cur:
+            row = cur.execute("SELECT seq FROM sqlite_sequence WHERE name = 'records'").fetchone()
+            upto = min(upto, int(row[0]) if row else 0)
+            dropped = cur.execute("DELETE FROM records WHERE seq <= ?", [upto]).rowcount
+            cur.execute(
+                "UPDATE meta SET value = max(value, ?) WHERE key = 'compacted_upto'", [upto]
+            )
+        with self._lock:
+            free = self._con.execute("PRAGMA freelist_count").fetchone()[0]
+            if free >= _VACUUM_PAGES:
+                # executescript steps the pragma to the end (execute frees one page only)
+                self._con.executescript("PRAGMA incremental_vacuum;")
+        log.debug("journal %s: compacted %d records up to #%d", self.path, dropped, upto)
+        return int(dropped)
+
+    def pending(self) -> int:
+        """How many records are held (not compacted yet)."""
+        with self._lock:
+            return int(self._con.execute("SELECT count(*) FROM records").fetchone()[0])
+
+    def watcher_status(self) -> WatcherStatus | None:
+        """The watcher's last heartbeat, or None if none runs (or it stopped cleanly)."""
+        with self._lock:
+            row = self._con.execute(
+                "SELECT pid, host, started_at, beat_at FROM watcher WHERE id = 1"
+            ).fetchone()
+        return WatcherStatus(*row) if row else None
+
+    # -- lifetime --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def __enter__(self) -> "ChangeJournal":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ChangeJournal({str(self.path)!r})"

@@ -1,0 +1,185 @@
+"""From watchdog events to repository changes: the rules, the bounded pending set, the settle.
+
+Event threads (watchdog's) call :class:`RepoEventHandler`, which maps an absolute path to a
+repository-relative one, applies discovery's rules (pruned folders, editor temp files,
+non-AST JSON, include patterns) and adds it to :class:`PendingChanges`. The watcher's own
+thread waits on the pending set's condition (no polling) until a burst settles.
+
+What the rules exclude is not recorded — that is their point (editor temp files, lock files,
+``package.json``…). The price: ``ast_files`` rows in state ``excluded`` can lag until the
+next rescan (a new ``README.md`` is not listed yet, an edited ``package.json`` keeps its old
+size). Extracted and quarantined files are always exact, and a rescan makes everything so.
+"""
+
+import logging
+import os
+import threading
+import time
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+    FileSystemMovedEvent,
+)
+
+from .changes import Change, FileChange
+from .discovery import Rules, covering_paths
+from .inotify_observer import QueueOverflowEvent
+
+__all__ = ["COOKIE_PREFIX", "EVENT_FILTER", "PendingChanges", "RepoEventHandler"]
+
+log = logging.getLogger(__name__)
+COOKIE_PREFIX = ".snake_pipe-cookie-"
+EVENT_FILTER: list[type[FileSystemEvent]] = [
+    FileClosedEvent,  # IN_CLOSE_WRITE: content is final
+    FileMovedEvent,  # IN_MOVED_FROM / IN_MOVED_TO (one side empty when outside the tree)
+    DirMovedEvent,
+    FileDeletedEvent,  # IN_DELETE
+    DirDeletedEvent,
+    DirCreatedEvent,  # IN_CREATE (inotify cannot ask for folders only)
+    QueueOverflowEvent,  # in-band, from inotify_observer
+]
+
+
+class PendingChanges:
+    """Changes seen and not yet yielded, bounded: past ``max_paths`` paths a repository's
+    paths are replaced by one rescan. Event threads add; the iterating thread waits."""
+
+    def __init__(self, max_paths: int) -> None:
+        self.max_paths = max_paths
+        self.cond = threading.Condition()
+        self.paths: dict[str, dict[str, Change]] = {}
+        self.rescans: set[str] = set()
+        self.first = self.last = 0.0  # monotonic times of the batch's first and last events
+        self.cookies: dict[str, str] = {}  # repo -> cookie folder expected back
+        # Repositories whose watches must be rebuilt (by the watcher's thread) before their
+        # rescan is recorded: folders made while events were lost have no watch yet.
+        self.rebuild: set[str] = set()
+        self.stopped = False
+
+    def _touch(self) -> None:
+        self.last = time.monotonic()
+        if not self.first:
+            self.first = self.last
+        self.cond.notify()
+
+    def add(self, repo: str, path: str, change: Change) -> None:
+        with self.cond:
+            if repo not in self.rescans:
+                held = self.paths.setdefault(repo, {})
+                held[path] = change
+                if len(held) > self.max_paths:
+                    log.info(
+                        "more than %d changed paths in %s: rescanning it", self.max_paths, repo
+                    )
+                    del self.paths[repo]
+                    self.rescans.add(repo)
+            self._touch()
+
+    def rescan(self, repo: str) -> None:
+        with self.cond:
+            self.paths.pop(repo, None)
+            self.rescans.add(repo)
+            self._touch()
+
+    def lost_events(self, repo: str) -> None:
+        with self.cond:
+            self.rebuild.add(repo)
+            self.cond.notify()
+
+    def take_rebuilds(self) -> set[str]:
+        with self.cond:
+            repos, self.rebuild = self.rebuild, set()
+        return repos
+
+    def cookie_seen(self, repo: str, name: str) -> None:
+        with self.cond:
+            if self.cookies.get(repo) == name:
+                del self.cookies[repo]
+
+    def take(self) -> set[FileChange]:
+        out = {FileChange(Change.RESCAN, repo) for repo in self.rescans}
+        for repo, held in self.paths.items():
+            out.update(FileChange(held[p], repo, p) for p in covering_paths(held))
+        self.paths, self.rescans = {}, set()
+        self.first = self.last = 0.0
+        return out
+
+    def wait(self, settle: float, max_delay: float, timeout: float) -> set[FileChange]:
+        """The next settled batch; an empty set when nothing came within ``timeout``."""
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                now = time.monotonic()
+                if self.stopped or self.rebuild:
+                    return self.take()
+                if self.first:
+                    due = min(self.last + settle, self.first + max_delay)
+                    if now >= due:
+                        return self.take()
+                    self.cond.wait(due - now)
+                elif now >= end:
+                    return set()
+                else:
+                    self.cond.wait(end - now)
+
+
+class RepoEventHandler(FileSystemEventHandler):
+    """Maps one repository's events to relative paths, with discovery's rules."""
+
+    def __init__(self, repo: str, root: str, rules: Rules, pending: PendingChanges) -> None:
+        self.repo, self.root, self.prefix = repo, root, root + os.sep
+        self.rules, self.pending = rules, pending
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        try:
+            self._handle(event)
+        except Exception:  # never let the observer thread die: it would go blind silently
+            log.exception("error handling %s; rescanning %s", event, self.repo)
+            self.pending.rescan(self.repo)
+
+    def _handle(self, event: FileSystemEvent) -> None:
+        if isinstance(event, QueueOverflowEvent):
+            self.pending.lost_events(self.repo)
+            return
+        if event.is_synthetic:
+            return  # watchdog's walk of a moved folder: the folder itself is recorded
+        src = os.fsdecode(event.src_path)
+        if isinstance(event, FileSystemMovedEvent):
+            if src:
+                self._record(src, Change.DELETED, event.is_directory)
+            dest = os.fsdecode(event.dest_path)
+            if dest:
+                self._record(dest, Change.CHANGED, event.is_directory)
+        elif isinstance(event, FileDeletedEvent | DirDeletedEvent):
+            self._record(src, Change.DELETED, event.is_directory)
+        elif isinstance(event, DirCreatedEvent | FileClosedEvent):
+            self._record(src, Change.CHANGED, event.is_directory)
+
+    def _record(self, path: str, change: Change, is_dir: bool) -> None:
+        if path == self.root:
+            if change is Change.DELETED:
+                log.warning("repository root %s is gone: rescanning %s", path, self.repo)
+                self.pending.rescan(self.repo)
+            return
+        if not path.startswith(self.prefix):
+            return
+        rel = path[len(self.prefix) :].replace(os.sep, "/")
+        parts = rel.split("/")
+        name = parts[-1]
+        if len(parts) == 1 and name.startswith(COOKIE_PREFIX):
+            if is_dir and change is Change.CHANGED:
+                self.pending.cookie_seen(self.repo, name)
+            return
+        for i in range(len(parts) - 1):
+            if self.rules.prune(parts[i], "/".join(parts[: i + 1])):
+                return
+        if self.rules.prune(name, rel) if is_dir else self.rules.exclusion(name, rel):
+            return
+        self.pending.add(self.repo, rel, change)

@@ -1,0 +1,211 @@
+"""The watcher as a long-lived process: one per journal, a heartbeat, and a way to start it.
+
+Why a process of its own: inside Dagster's code server a watcher would die on every reload
+and be duplicated in run processes. ``snake-pipe watch`` (:func:`serve`) runs
+:func:`run_watcher`, which holds an exclusive ``flock`` on ``<journal>.lock`` for its whole
+life — the kernel drops it when the process dies, however it dies, so a second watcher can
+start at once and a stale lock cannot exist. It writes a heartbeat into the journal every
+``watch.heartbeat_s``; a supervisor (the Dagster sensor) that finds the heartbeat stale calls
+:func:`spawn_watcher`, and a spawned watcher that finds the lock taken simply exits.
+
+Any error in the watching loop restarts it with a rescan of every repository (nothing that
+happened while it was down is missed); the restarts back off up to a minute.
+"""
+
+import fcntl
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .changes import Change, FileChange
+from .config import Settings
+from .errors import WatcherAlreadyRunning
+from .journal import ChangeJournal
+
+__all__ = ["WatcherAlreadyRunning", "run_watcher", "serve", "spawn_watcher", "watcher_lock"]
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def watcher_lock(journal_path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the one-watcher-per-journal lock, or raise :class:`WatcherAlreadyRunning`."""
+    path = Path(journal_path)
+    lock_path = path.with_name(path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    # O_CLOEXEC: a child process must not inherit (and so keep) the lock.
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            pid = int(text) if text.isdigit() else None
+            raise WatcherAlreadyRunning(
+                f"a watcher already runs for the journal {path} (pid {pid or 'unknown'}); "
+                "not starting another",
+                pid,
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _summary(changes: list[FileChange], limit: int = 5) -> str:
+    shown = [f"{c.repo}:{c.path}" if c.path is not None else f"{c.repo}:(rescan)" for c in changes]
+    more = f" and {len(shown) - limit} more" if len(shown) > limit else ""
+    return ", ".join(shown[:limit]) + more
+
+
+def _record_changes(
+    settings: Settings,
+    journal: ChangeJournal,
+    stop_event: threading.Event,
+    on_append: Callable[[int], None] | None,
+) -> None:
+    from .watcher import Watcher  # Linux-only (inotify); imported when a watcher runs
+
+    w = settings.watch
+    last_beat = time.monotonic()
+    with Watcher(
+        settings.repositories,
+        discovery=settings.discovery,
+        settle_s=w.settle_s,
+        max_delay_s=w.max_delay_s,
+        max_pending_paths=w.max_pending_paths,
+        self_check_s=w.self_check_s,
+        self_check_timeout_s=w.self_check_timeout_s,
+        timeout_s=w.heartbeat_s,
+        stop_event=stop_event,
+    ) as watcher:
+        journal.heartbeat()
+        for batch in watcher:
+            if batch:
+                changes = sorted(
+                    batch, key=lambda c: (c.repo, c.change is not Change.RESCAN, c.path or "")
+                )
+                seq = journal.append(changes)
+                log.info("journal #%d: %s", seq, _summary(changes))
+                if on_append is not None:
+                    on_append(seq)
+            now = time.monotonic()
+            if now - last_beat >= w.heartbeat_s:
+                journal.heartbeat()
+                last_beat = now
+
+
+def run_watcher(
+    settings: Settings,
+    journal: ChangeJournal,
+    stop_event: threading.Event,
+    *,
+    on_append: Callable[[int], None] | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Watch every configured repository and append its changes to the journal until
+    ``stop_event`` is set.
+
+    Args:
+        settings: repositories, discovery rules and the ``[watch]`` tuning.
+        journal: where changes go; its lock file makes this the only watcher of it.
+        stop_event: set it (e.g. from a signal handler) for a clean stop.
+        on_append: called with the last sequence number after each committed batch.
+        on_ready: called once the lock is held, before the watches are set up.
+
+    Raises:
+        WatcherAlreadyRunning: another process watches for this journal.
+    """
+    with watcher_lock(journal.path):
+        journal.watcher_started()
+        log.info("watcher %d started; journal %s", os.getpid(), journal.path)
+        if on_ready is not None:
+            on_ready()
+        backoff = 1.0
+        try:
+            while not stop_event.is_set():
+                try:
+                    _record_changes(settings, journal, stop_event, on_append)
+                except Exception:
+                    log.exception("the watcher failed; restarting in %.0f s with a rescan of "
+                                  "every repository", backoff)  # fmt: skip
+                    if stop_event.wait(backoff):
+                        break
+                    backoff = min(backoff * 2, 60.0)
+        finally:
+            try:
+                journal.watcher_stopped()
+            except Exception:  # the journal may be what failed; the lock goes anyway
+                log.exception("could not record the watcher's stop")
+            log.info("watcher %d stopped", os.getpid())
+
+
+def spawn_watcher(
+    settings: Settings, *, log_file: str | os.PathLike[str] | None = None, verbose: bool = False
+) -> "subprocess.Popen[bytes]":
+    """Start ``snake-pipe watch`` for these settings as a detached process (its own session,
+    output appended to ``log_file``, default ``<journal>.log``). If a watcher already runs,
+    the new process exits at once; the caller need not check first. A daemon thread reaps it.
+    """
+    cmd = [sys.executable, "-m", "snake_pipe_core.cli"]
+    if settings.config_file is not None:
+        cmd += ["--config", str(settings.config_file)]
+    if verbose:
+        cmd.append("-v")
+    cmd += ["watch", "--store", str(settings.store)]
+    target = Path(log_file) if log_file is not None else settings.journal_path.with_suffix(".log")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    threading.Thread(target=proc.wait, name="watcher-reaper", daemon=True).start()
+    log.info("started a watcher, pid %d (log %s)", proc.pid, target)
+    return proc
+
+
+def serve(settings: Settings, stop_event: threading.Event, *, ingest: bool = False) -> None:
+    """The ``snake-pipe watch`` process: the watcher, and with ``ingest`` a second thread
+    that applies the journal to the store (so ingesting never blinds the watcher).
+
+    Raises:
+        WatcherAlreadyRunning: another process watches for this journal.
+    """
+    from .watch_ingest import run_ingest_loop
+
+    journal = ChangeJournal(settings.journal_path)
+    wake = threading.Event()
+    consumer: list[threading.Thread] = []
+
+    def start_consumer() -> None:
+        if ingest:
+            t = threading.Thread(
+                target=run_ingest_loop,
+                args=(settings, journal, stop_event, wake),
+                name="watch-ingest",
+                daemon=True,
+            )
+            t.start()
+            consumer.append(t)
+
+    try:
+        run_watcher(
+            settings, journal, stop_event, on_append=lambda _: wake.set(), on_ready=start_consumer
+        )
+    finally:
+        stop_event.set()
+        wake.set()
+        for t in consumer:
+            t.join()  # the run in progress finishes: its batches are committed anyway
+        journal.close()
