@@ -5,10 +5,11 @@ repository-relative one, applies discovery's rules (pruned folders, editor temp 
 non-AST JSON, include patterns) and adds it to :class:`PendingChanges`. The watcher's own
 thread waits on the pending set's condition (no polling) until a burst settles.
 
-What the rules exclude is not recorded — that is their point (editor temp files, lock files,
-``package.json``…). The price: ``ast_files`` rows in state ``excluded`` can lag until the
-next rescan (a new ``README.md`` is not listed yet, an edited ``package.json`` keeps its old
-size). Extracted and quarantined files are always exact, and a rescan makes everything so.
+Pruned folders (``.git``, ``node_modules``…) are not even watched. Writes of editor temp
+files are not recorded: they churn while an editor works and vanish on save; their deletion
+is. Every other file is recorded, excluded ones too (``package.json``, a ``README.md``): the
+store lists excluded files with their rule, and an incremental run of such a path only stats
+it, so the store stays equal to what a full ingest of the same tree would write.
 """
 
 import logging
@@ -36,6 +37,7 @@ __all__ = ["COOKIE_PREFIX", "EVENT_FILTER", "PendingChanges", "RepoEventHandler"
 
 log = logging.getLogger(__name__)
 COOKIE_PREFIX = ".snake_pipe-cookie-"
+_EDITOR_TEMP = "editor-temp:"
 EVENT_FILTER: list[type[FileSystemEvent]] = [
     FileClosedEvent,  # IN_CLOSE_WRITE: content is final
     FileMovedEvent,  # IN_MOVED_FROM / IN_MOVED_TO (one side empty when outside the tree)
@@ -180,6 +182,11 @@ class RepoEventHandler(FileSystemEventHandler):
         for i in range(len(parts) - 1):
             if self.rules.prune(parts[i], "/".join(parts[: i + 1])):
                 return
-        if self.rules.prune(name, rel) if is_dir else self.rules.exclusion(name, rel):
-            return
+        if is_dir:
+            if self.rules.prune(name, rel):
+                return
+        elif change is Change.CHANGED:
+            rule = self.rules.exclusion(name, rel)
+            if rule is not None and rule.startswith(_EDITOR_TEMP):
+                return  # churns while an editor works and vanishes on save
         self.pending.add(self.repo, rel, change)

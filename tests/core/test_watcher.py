@@ -280,6 +280,11 @@ def test_the_handler_applies_discovery_rules(tmp_path: Path) -> None:
         h.dispatch(event)
     assert pending.wait(0.01, 1, timeout=1) == {
         FileChange(C, "r", "src/a.js.ast.json"),
+        # excluded files are recorded (the store lists them with their rule), editor temp
+        # files only when they go away
+        FileChange(C, "r", "package.json"),
+        FileChange(C, "r", "README.md"),
+        FileChange(D, "r", "src/b.json.tmp"),
         FileChange(C, "r", "src/b.json"),
         FileChange(D, "r", "src/c.json"),
         FileChange(C, "r", "src/d.json"),
@@ -424,7 +429,8 @@ def test_what_the_watcher_records(make_repo: MakeRepo, tmp_path: Path) -> None:
             assert rec.seen() == set()
         assert rec.wait(lambda s: FileChange(C, "r", "slow.js.ast.json") in s)
         rec.clear()
-        # an atomic save: the temp name is filtered, the destination changed
+        # an atomic save: the temp file's writes are filtered, its rename recorded, the
+        # destination changed
         write(root / "src" / "app.js.ast.json.tmp", ast(5))
         os.replace(root / "src" / "app.js.ast.json.tmp", root / "src" / "app.js.ast.json")
         write(outside / "t.json", ast(6))  # a temp file outside the tree, renamed in
@@ -432,8 +438,10 @@ def test_what_the_watcher_records(make_repo: MakeRepo, tmp_path: Path) -> None:
         write(root / "node_modules" / "x.json", b"{}")
         write(root / "package.json", b"{}")
         assert rec.settle() == {
+            (D, "r", "src/app.js.ast.json.tmp"),
             (C, "r", "src/app.js.ast.json"),
             (C, "r", "src/types.ts.ast.json"),
+            (C, "r", "package.json"),
         }
         rec.clear()
         # folders: created after start (with files made before its watch existed), moved
