@@ -1,4 +1,4 @@
-"""The corpus generator (bench/corpus.py): realistic, deterministic, and read by snake-pipe."""
+"""The corpus generator (bench/corpus): realistic, deterministic, and read by snake-pipe."""
 
 import hashlib
 import json
