@@ -30,8 +30,8 @@ from .resources import SnakePipeResource
 
 __all__ = [
     "AST_ASSET_KEYS",
-    "AST_METADATA",
     "AST_MANIFEST",
+    "AST_METADATA",
     "GROUP_NAME",
     "INGEST_STEP",
     "VALIDATED_AST_FILES",

@@ -18,7 +18,9 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     return "\n".join(lines)
 
 
-def reasons_table(this_run: Mapping[str, int], in_store: Mapping[str, int], *, top: int = 15) -> str:
+def reasons_table(
+    this_run: Mapping[str, int], in_store: Mapping[str, int], *, top: int = 15
+) -> str:
     """Quarantine reasons, most frequent first: files quarantined by this run and files of
     the repository waiting in quarantine now."""
     reasons = sorted(

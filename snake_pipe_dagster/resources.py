@@ -55,12 +55,31 @@ class SnakePipeResource(dg.ConfigurableResource):
         return Store(settings.store, lock_timeout=self.lock_timeout_seconds)
 
     def repository_root(self, settings: Settings, repo: str) -> Path:
-        """The root folder of a configured repository, by partition key."""
+        """The root folder of a configured repository, by partition key.
+
+        A repository folder that vanished from a ``repo_roots`` entry (or a whole root that
+        is not mounted) is not configured any more, but the usual cause is a missing disk, not
+        an edit: the error says which folder is missing, from the store's last known root.
+        """
         roots = settings.repositories()
-        if repo not in roots:
-            source = settings.config_file or "the built-in defaults"
-            raise RepositoryUnavailable(
-                f"repository {repo!r} is not configured in {source} (removed from repo_roots "
-                f"or [[repos]]?); its history stays in the store"
-            )
-        return roots[repo]
+        if repo in roots:
+            return roots[repo]
+        source = settings.config_file or "the built-in defaults"
+        missing_roots = [str(r) for r in settings.repo_roots if not r.is_dir()]
+        last_root = self._last_known_root(settings, repo)
+        if missing_roots:
+            cause = f"repo_roots folder(s) missing (not mounted?): {', '.join(missing_roots)}"
+        elif last_root is not None and not Path(last_root).is_dir():
+            cause = f"its folder {last_root} is missing (moved, deleted or not mounted?)"
+        else:
+            cause = f"it is not configured in {source} (removed from repo_roots or [[repos]]?)"
+        raise RepositoryUnavailable(
+            f"repository {repo!r} cannot be ingested: {cause}. Nothing was changed; its "
+            "history stays in the store"
+        )
+
+    def _last_known_root(self, settings: Settings, repo: str) -> str | None:
+        if not Path(settings.store).exists():
+            return None
+        rows = self.store(settings).query("SELECT root FROM repos WHERE repo = ?", [repo])
+        return str(rows[0][0]) if rows else None

@@ -8,6 +8,7 @@ for files gone from disk), and Dagster keeps its materializations and check resu
 show again if the repository comes back. The sensor never opens the store.
 """
 
+import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,11 @@ from .resources import SnakePipeResource
 
 __all__ = [
     "CHUNK_SIZE",
+    "DEFAULT_DISCOVERY_INTERVAL_S",
+    "DISCOVERY_INTERVAL_ENV",
     "MAX_CHANGES_PER_TICK",
     "PartitionPlan",
+    "discovery_interval_seconds",
     "plan_partitions",
     "repo_discovery_sensor",
 ]
@@ -32,6 +36,26 @@ __all__ = [
 CHUNK_SIZE = 500
 # Keys changed per tick; the rest wait for the next tick, so one tick stays short.
 MAX_CHANGES_PER_TICK = 5000
+# Seconds between ticks; read when the code location loads (tests and demos shorten it).
+DISCOVERY_INTERVAL_ENV = "SNAKE_PIPE_DISCOVERY_INTERVAL_S"
+DEFAULT_DISCOVERY_INTERVAL_S = 30
+
+
+def discovery_interval_seconds(env: dict[str, str] | None = None) -> int:
+    """The sensor's minimum interval: ``$SNAKE_PIPE_DISCOVERY_INTERVAL_S``, default 30 s."""
+    raw = (os.environ if env is None else env).get(DISCOVERY_INTERVAL_ENV, "").strip()
+    if not raw:
+        return DEFAULT_DISCOVERY_INTERVAL_S
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        # Loud on purpose: the code location fails to load and the UI shows this message.
+        raise ValueError(
+            f"{DISCOVERY_INTERVAL_ENV} must be a whole number of seconds >= 1, got {raw!r}"
+        )
+    return seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +114,7 @@ def _chunks(keys: list[str], size: int = CHUNK_SIZE) -> list[list[str]]:
 
 @dg.sensor(
     name="repo_discovery_sensor",
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=discovery_interval_seconds(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Adds a partition for every configured repository and retires the partitions "
     "of repositories removed from the configuration (their history stays).",

@@ -1,48 +1,14 @@
 """Fixtures for the Dagster layer: a project (config file, repositories, store) in tmp_path."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from snake_pipe_core import Store
 from snake_pipe_dagster.resources import SnakePipeResource
 from tests.conftest import MakeRepo
-
-# Quarantine material: one file per common reason.
-BAD_FILES = {
-    "bad/truncated.js.ast.json": b'{"type": "Program", "body": [',
-    "bad/empty.js.ast.json": b"",
-    "bad/list.js.ast.json": b"[1, 2, 3]",
-    "bad/unknown.ast.json": b'{"hello": "world"}',
-}
-
-
-@dataclass(frozen=True)
-class Project:
-    """A snake-pipe project: its config file, repositories folder and store."""
-
-    config: Path
-    repos: Path
-    store_path: Path
-    resource: SnakePipeResource
-
-    @property
-    def store(self) -> Store:
-        return Store(self.store_path)
-
-    def resources(self) -> dict[str, object]:
-        return {"snake_pipe": self.resource}
-
-
-def write_config(path: Path, body: str = "") -> Path:
-    path.write_text(
-        'store = "store/snake.duckdb"\nrepo_roots = ["repos"]\nworkers = 1\n' + body,
-        encoding="utf-8",
-    )
-    return path
+from tests.dagster.helpers import BAD_FILES, Project, write_config
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,173 @@
+"""The three asset checks pass on a good store and fail on a broken one."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from tests.dagster.helpers import Project, materialize_repo, write_config
+
+pytestmark = pytest.mark.integration
+
+RATE = "validated_ast_files_quarantine_rate_check"
+VERDICT = "ast_manifest_verdict_check"
+DISK = "ast_manifest_matches_disk_check"
+
+
+def checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    assert result.success  # a failing check is a result, not a failed run
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def meta(evaluation: dg.AssetCheckEvaluation) -> dict[str, Any]:
+    return {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
+
+
+def tamper(project: Project, sql: str) -> None:
+    """Break the store behind the engine's back."""
+    with project.store.connect() as con:
+        con.execute(sql)
+
+
+def test_all_checks_pass_on_a_good_store(project: Project, instance: dg.DagsterInstance) -> None:
+    evaluations = checks(materialize_repo(project, instance, "webapp"))
+
+    assert set(evaluations) == {RATE, VERDICT, DISK}
+    assert all(e.passed for e in evaluations.values())
+    assert meta(evaluations[RATE])["quarantine_rate"] == 0
+    assert meta(evaluations[VERDICT])["manifest_rows"] == 8
+    assert meta(evaluations[DISK])["sampled"] == meta(evaluations[DISK])["matched"] == 7
+    # Each check result is recorded against the partition's assets.
+    for e in evaluations.values():
+        assert e.partition == "webapp"
+
+
+def test_quarantine_rate_warns_above_the_configured_threshold(
+    project: Project, instance: dg.DagsterInstance
+) -> None:
+    rate = checks(materialize_repo(project, instance, "mixed"))[RATE]
+    assert not rate.passed
+    assert rate.severity == dg.AssetCheckSeverity.WARN
+    assert meta(rate)["quarantine_rate"] == round(4 / 11, 4)
+    assert meta(rate)["threshold"] == 0.05
+    assert "| `invalid_json` | 1 |" in meta(rate)["top_reasons"]
+
+    write_config(project.config, "quarantine_rate_threshold = 0.5\n")
+    rate = checks(materialize_repo(project, instance, "mixed", checks_only=True))[RATE]
+    assert rate.passed
+    assert meta(rate)["threshold"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("broken", "sql"),
+    [
+        (
+            "quarantined_without_reason",
+            "UPDATE manifest SET state = 'quarantined', reason = 'invalid_json' "
+            "WHERE repo = 'webapp' AND path = 'src/app.js.ast.json'",
+        ),
+        (
+            "extracted_without_metadata",
+            "UPDATE manifest SET content_hash = repeat('0', 64) "
+            "WHERE repo = 'webapp' AND path = 'src/app.js.ast.json'",
+        ),
+        (
+            "unknown_state",
+            "UPDATE manifest SET state = 'maybe' "
+            "WHERE repo = 'webapp' AND path = 'src/app.js.ast.json'",
+        ),
+        (
+            "quarantine_rows_without_quarantined_file",
+            "INSERT INTO quarantine (repo, path, content_hash, reason, detail, first_seen, "
+            "last_seen, attempts) VALUES ('webapp', 'src/app.js.ast.json', NULL, 'empty', '', "
+            "now(), now(), 1)",
+        ),
+        (
+            "deleted_without_date",
+            "UPDATE manifest SET state = 'deleted', deleted_at = NULL "
+            "WHERE repo = 'webapp' AND path = 'src/app.js.ast.json'",
+        ),
+    ],
+)
+def test_verdict_check_fails_on_a_tampered_manifest(
+    project: Project, instance: dg.DagsterInstance, broken: str, sql: str
+) -> None:
+    assert checks(materialize_repo(project, instance, "webapp"))[VERDICT].passed
+    tamper(project, sql)
+
+    verdict = checks(materialize_repo(project, instance, "webapp", checks_only=True))[VERDICT]
+
+    assert not verdict.passed
+    assert verdict.severity == dg.AssetCheckSeverity.ERROR
+    assert meta(verdict)[broken] == 1
+    assert f"{broken}=1" in (verdict.description or "")
+    others = {k: v for k, v in meta(verdict).items() if k not in (broken, "manifest_rows")}
+    assert set(others.values()) == {0}
+
+
+def rewrite_same_size_same_mtime(path: Path) -> None:
+    """Change a file's bytes but not its size nor its modification time, which is what an
+    incremental run trusts (a restored backup or a tool that keeps mtimes does this)."""
+    st = path.stat()
+    data = path.read_bytes()
+    changed = data.replace(b'"f0"', b'"g0"', 1)
+    assert changed != data and len(changed) == len(data)
+    path.write_bytes(changed)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_mtime_ns == st.st_mtime_ns
+
+
+def test_disk_check_finds_bytes_changed_under_the_same_size_and_mtime(
+    project: Project, instance: dg.DagsterInstance
+) -> None:
+    materialize_repo(project, instance, "webapp")
+    rewrite_same_size_same_mtime(project.repos / "webapp" / "src/app.js.ast.json")
+
+    # The next incremental run trusts size and mtime and reads nothing...
+    result = materialize_repo(project, instance, "webapp")
+    [manifest] = [
+        m
+        for m in result.asset_materializations_for_node("ast_ingest")
+        if m.asset_key.path == ["ast_manifest"]
+    ]
+    assert manifest.metadata["unchanged"].value == 8
+    # ...which is exactly what the check is for.
+    disk = checks(result)[DISK]
+    assert not disk.passed
+    assert disk.severity == dg.AssetCheckSeverity.ERROR
+    assert meta(disk)["mismatched"] == 1
+    assert meta(disk)["mismatched_paths"] == ["src/app.js.ast.json"]
+
+    # A full re-analysis repairs the store.
+    full = materialize_repo(
+        project,
+        instance,
+        "webapp",
+        run_config={"ops": {"ast_ingest": {"config": {"mode": "full"}}}},
+    )
+    assert checks(full)[DISK].passed
+
+
+def test_disk_check_treats_ordinary_edits_as_pending(
+    project: Project, instance: dg.DagsterInstance
+) -> None:
+    materialize_repo(project, instance, "webapp")
+    root = project.repos / "webapp"
+    (root / "src/app.js.ast.json").write_bytes(b'{"type": "Program", "body": []}')
+    (root / "go/cmd/main.go.ast.json").unlink()
+
+    disk = checks(materialize_repo(project, instance, "webapp", checks_only=True))[DISK]
+
+    assert disk.passed
+    assert (meta(disk)["pending"], meta(disk)["matched"], meta(disk)["mismatched"]) == (2, 5, 0)
+
+
+def test_disk_check_fails_for_a_repository_never_ingested(
+    project: Project, instance: dg.DagsterInstance
+) -> None:
+    materialize_repo(project, instance, "webapp")
+    disk = checks(materialize_repo(project, instance, "mixed", checks_only=True))[DISK]
+    assert not disk.passed
+    assert "never ingested" in (disk.description or "")
