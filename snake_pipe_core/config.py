@@ -200,12 +200,22 @@ class Settings(_Model):
     def repositories(self) -> dict[str, Path]:
         """Slug → root of every configured repository (explicit ones win over roots)."""
         found: dict[str, Path] = {}
+        explicit = {r.path.resolve() for r in self.repos}
         for root in self.repo_roots:
             if not root.is_dir():
                 continue
             for child in sorted(root.iterdir()):
+                if child.resolve() in explicit:
+                    continue  # named by a [[repos]] table
                 if child.is_dir() and not child.name.startswith("."):
-                    found.setdefault(slugify(child.name), child)
+                    slug = slugify(child.name)
+                    if slug in found and found[slug] != child:
+                        raise ConfigError(
+                            f"repository folders {found[slug]} and {child} share the name "
+                            f"{slug!r}: rename one, or list them under [[repos]] with names "
+                            "of their own"
+                        )
+                    found[slug] = child
         for r in self.repos:
             found[r.slug] = r.path
         return found

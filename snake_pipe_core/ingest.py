@@ -236,13 +236,16 @@ def ingest_repository(
                 summary.discovered += 1
                 key = storage_path(entry.path)
                 prev = manifest.pop(key, None)
-                if key not in retry_set and _is_unchanged(entry, prev, full):
-                    summary.unchanged += 1
-                    continue
+                # new/changed/unchanged describe the disk against the manifest; whether the
+                # file is read again (full mode, a transient reason…) is another matter.
                 if prev is None:
                     summary.new += 1
+                elif _same_stat(entry, prev):
+                    summary.unchanged += 1
                 else:
                     summary.changed += 1
+                if key not in retry_set and _is_unchanged(entry, prev, full):
+                    continue
                 if entry.excluded_by is not None or entry.problem is not None:
                     commits.add([_direct_verdict(entry)])
                     continue

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import StoreLockTimeout
+from ..errors import StoreError, StoreLockTimeout
 
 __all__ = ["store_lock"]
 
@@ -29,7 +29,10 @@ def store_lock(
 ) -> Iterator[None]:
     """Hold the store's lock. ``timeout=None`` waits as long as it takes."""
     lock_path = store.with_name(store.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except OSError as e:
+        raise StoreError(f"cannot open the store's lock file {lock_path}: {e.strerror}") from e
     mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
     try:
         try:

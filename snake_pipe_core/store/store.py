@@ -96,7 +96,10 @@ class Store:
             raise StoreError(
                 f"no store at {self.path}: run `snake-pipe ingest` first, or pass --store"
             )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create the store's folder {self.path.parent}: {e}") from e
         if read_only:
             self._ensure_schema()
         with store_lock(self.path, shared=read_only, timeout=self.lock_timeout):

@@ -103,3 +103,22 @@ def test_invalid_config_names_the_key(tmp_path: Path) -> None:
     out = run("--config", str(cfg), "config", "show")
     assert out.returncode == 2
     assert "limits.max_depth" in out.stderr and "limits.bogus" in out.stderr
+
+
+def test_repository_folders_with_one_slug_are_a_clear_error(tmp_path: Path) -> None:
+    for name in ("Foo", "foo"):
+        (tmp_path / "repos" / name).mkdir(parents=True)
+    cfg = tmp_path / "sp.toml"
+    cfg.write_text('repo_roots = ["repos"]\n')
+    out = run("--config", str(cfg), "config", "show")
+    assert out.returncode == 2 and "share the name 'foo'" in out.stderr
+    # naming one of them explicitly resolves it
+    cfg.write_text('repo_roots = ["repos"]\n[[repos]]\nname = "foo-upper"\npath = "repos/Foo"\n')
+    shown = json.loads(run("--config", str(cfg), "config", "show").stdout)
+    assert set(shown["repositories"]) == {"foo", "foo-upper"}
+
+
+def test_store_in_a_folder_that_cannot_exist(make_repo: MakeRepo, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    out = run("ingest", str(make_repo()), "--store", str(tmp_path / "afile" / "s.duckdb"))
+    assert out.returncode == 3 and "cannot create the store's folder" in out.stderr
