@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # snake-pipe quick start. Needs only Python 3.11+.
-#   ./quickstart.sh          set up .venv and run the main job on the bundled demo repositories
+#   ./quickstart.sh          set up .venv, run the main job (incremental_ast_job, in process, on
+#                            a local Dagster instance) over the bundled demo repositories, and
+#                            print a summary
 #   ./quickstart.sh test     set up .venv (with test tools) and run the tests
 # Extra arguments after `test` go to pytest (e.g. ./quickstart.sh test -m "not e2e").
 set -euo pipefail
@@ -28,7 +30,7 @@ case "${1:-run}" in
   run)
     setup test
     shift || true
-    exec .venv/bin/snake-pipe ingest "$@"
+    exec .venv/bin/python -m snake_pipe_dagster.demo "$@"
     ;;
   test)
     setup test,lint
