@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import types
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -34,8 +35,8 @@ _worker_root = ""
 class BatchTuning:
     """Knobs of the batch engine (keyword-only everywhere they are passed)."""
 
-    chunk_bytes: int = 4 * 1024 * 1024
-    chunk_files: int = 256
+    chunk_bytes: int = 2 * 1024 * 1024
+    chunk_files: int = 128
     # Bytes of file content in flight across all workers; a bigger file runs alone.
     inflight_bytes: int = 64 * 1024 * 1024
     # Below this much work the calling process analyses the files itself.
@@ -67,6 +68,34 @@ def _mp_context() -> multiprocessing.context.BaseContext:
         ctx.set_forkserver_preload([__name__])
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+def _start_pool(
+    workers: int, settings: AnalysisSettings, root: str, known: KnownHashes
+) -> ProcessPoolExecutor:
+    """A pool with every worker started.
+
+    A new worker re-imports its parent's ``__main__`` (forkserver and spawn do): under
+    Dagster that is Dagster's whole command line, seconds and ~100 MB per worker for
+    nothing; from a notebook or ``python -`` there is no file to import and the pool breaks.
+    Workers need only this module, so they start with a bare ``__main__`` in its place: one
+    no-op task each, submitted while it stands in (3.11 starts workers on submit).
+    """
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=_mp_context(),
+        initializer=_init_worker,
+        initargs=(settings, root, known),
+    )
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        started = [pool.submit(os.getpid) for _ in range(workers)]
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+    wait(started)
+    return pool
 
 
 class Executor:
@@ -158,12 +187,7 @@ class Executor:
         t = self.tuning
         known = self.known_hashes(None)
         log.debug("starting %d analysis workers (%d known hashes)", self.workers, len(known))
-        pool = ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=_mp_context(),
-            initializer=_init_worker,
-            initargs=(self.settings, os.fspath(self.root), known),
-        )
+        pool = _start_pool(self.workers, self.settings, os.fspath(self.root), known)
         del known
         inflight: dict[Future[list[FileVerdict]], int] = {}
         inflight_bytes = 0

@@ -57,8 +57,8 @@ class _Commits:
     store: Store
     summary: IngestSummary
     replace_metadata: bool
-    commit_files: int = 2000
-    commit_seconds: float = 1.0
+    commit_files: int = 5000
+    commit_seconds: float = 2.0
     planned: int = 0
     done: int = 0
     batches: int = 0

@@ -1,7 +1,8 @@
 """Records that flow through the engine: light, immutable, cheap to pickle."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from operator import attrgetter
 
 __all__ = [
     "AstMetadata",
@@ -80,6 +81,11 @@ class AstMetadata:
     span_end_line: int | None
     node_types: bytes  # JSON object: node type -> count
 
+    def __reduce__(self) -> tuple[type["AstMetadata"], tuple[object, ...]]:
+        # Positional re-creation: workers send one per file, and the default pickling of a
+        # frozen slots dataclass calls dataclasses.fields() for each object it loads.
+        return (AstMetadata, _META_VALUES(self))
+
 
 @dataclass(frozen=True, slots=True)
 class FileVerdict:
@@ -100,6 +106,9 @@ class FileVerdict:
     # Set for files excluded by a rule: the rule, e.g. ``non-ast-json:package.json``.
     excluded_by: str | None = None
 
+    def __reduce__(self) -> tuple[type["FileVerdict"], tuple[object, ...]]:
+        return (FileVerdict, _VERDICT_VALUES(self))
+
     @property
     def state(self) -> FileState:
         if self.vanished:
@@ -107,6 +116,10 @@ class FileVerdict:
         if self.excluded_by is not None:
             return FileState.EXCLUDED
         return FileState.QUARANTINED if self.reason is not None else FileState.EXTRACTED
+
+
+_META_VALUES = attrgetter(*(f.name for f in fields(AstMetadata)))
+_VERDICT_VALUES = attrgetter(*(f.name for f in fields(FileVerdict)))
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -414,13 +415,15 @@ _META_COLUMNS = ["content_hash", *_META_FIELDS, "node_types"]
 _META_COLUMN_LIST = ", ".join(_META_COLUMNS)
 
 
+_META_ROW = attrgetter(*_META_FIELDS, "node_types")
+
+
 def _metadata_table(verdicts: Sequence[FileVerdict]) -> pa.Table:
-    metas = [v.metadata for v in verdicts if v.metadata is not None]
-    columns: dict[str, list[Any]] = {"content_hash": [v.content_hash for v in verdicts]}
-    for name in _META_FIELDS:
-        columns[name] = [getattr(m, name) for m in metas]
-    columns["node_types"] = [m.node_types.decode() for m in metas]
-    return pa.table(columns)
+    """The metadata of ``verdicts`` (all with metadata) as columns, in ``_META_COLUMNS``."""
+    rows = [_META_ROW(v.metadata) for v in verdicts]
+    columns = [[v.content_hash for v in verdicts], *map(list, zip(*rows, strict=True))]
+    columns[-1] = [b.decode() for b in columns[-1]]  # node_types: JSON text
+    return pa.table(columns, names=_META_COLUMNS)
 
 
 _UPSERT_MANIFEST = """

@@ -51,6 +51,17 @@ def test_depth_limit_is_configurable() -> None:
     assert parse_json(data, max_depth=2500) is not None
 
 
+@pytest.mark.parametrize("limit", [1500, 4000, 70_000])
+def test_depth_limit_is_exact(limit: int) -> None:
+    """The fast deep path (C scanner in a big-stack thread) and the iterative parser agree on
+    the boundary, level for level."""
+    for depth in (limit - 1, limit):
+        data = b'{"a":' * (depth - 1) + b"[1]" + b"}" * (depth - 1)
+        assert parse_json(data, max_depth=limit) is not None, depth
+    data = b"[" * (limit + 1) + b"]" * (limit + 1)
+    assert reason_of(data, max_depth=limit)[0] is Reason.TOO_DEEP
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
