@@ -23,6 +23,8 @@ _FUNCTIONS = frozenset(
     }
 )
 _CLASSES = frozenset({"CXXRecordDecl", "RecordDecl", "ObjCInterfaceDecl"})
+# Looked at during the walk: implicit declarations, and && / || (by their opcode).
+_NOTED = _FUNCTIONS | {"CXXRecordDecl", "BinaryOperator"}
 _BRANCHES = frozenset(
     {
         "IfStmt",
@@ -57,7 +59,7 @@ class ClangFormat(AstFormat):
         )
 
     def walk(self, root: dict[str, Any]) -> Measured:
-        return walk_children(root, "kind", "inner", null_children=True)
+        return walk_children(root, "kind", "inner", null_children=True, note=_NOTED)
 
     def format_language(self, measured: Measured) -> str | None:
         cxx = ("CXXRecordDecl", "CXXMethodDecl", "NamespaceDecl", "ClassTemplateDecl")
@@ -66,25 +68,15 @@ class ClangFormat(AstFormat):
     def adjust(self, root: dict[str, Any], measured: Measured) -> dict[str, int]:
         """Drop implicit declarations (a class's self-reference, builtins) and add the
         short-circuit operators, which only a node's ``opcode`` reveals."""
-        needs = ("CXXRecordDecl", "FunctionDecl", "BinaryOperator")
-        if not any(t in measured.types for t in needs):
-            return {}
         functions = classes = branches = 0
-        level: list[Any] = [root]
-        while level:
-            nxt: list[Any] = []
-            for node in level:
-                kind = node.get("kind")
-                if kind == "BinaryOperator":
-                    if node.get("opcode") in ("&&", "||"):
-                        branches += 1
-                elif node.get("isImplicit"):
-                    if kind == "CXXRecordDecl":
-                        classes -= 1
-                    elif kind in _FUNCTIONS:
-                        functions -= 1
-                kids = node.get("inner")
-                if kids:
-                    nxt.extend(kids)
-            level = nxt
+        for node in measured.noted:
+            kind = node["kind"]
+            if kind == "BinaryOperator":
+                if node.get("opcode") in ("&&", "||"):
+                    branches += 1
+            elif node.get("isImplicit"):
+                if kind == "CXXRecordDecl":
+                    classes -= 1
+                else:
+                    functions -= 1
         return {"function_count": functions, "class_count": classes, "branch_count": branches}
