@@ -159,7 +159,7 @@ def _median(f: Callable[[], float], repeat: int) -> tuple[float, list[float]]:
 def _corpus(args: argparse.Namespace, work: Path) -> tuple[Path, int, int]:
     from bench.corpus import generate
 
-    root = work / "repo"
+    root = args.corpus or work / "repo"
     if not root.exists():
         t = time.perf_counter()
         stats = generate(
@@ -369,6 +369,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--work", type=Path, help="folder for the corpus and stores (kept)")
+    parser.add_argument(
+        "--corpus", type=Path, help="an existing repository to use instead of generating one"
+    )
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="snake-bench-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,12 @@ class _PatternSet:
         self._names = _compile(self.name_patterns)
         self._paths = _compile(self.path_patterns)
 
+    def matches(self, name: str, rel: str) -> bool:
+        return bool(
+            (self._names is not None and self._names.match(name))
+            or (self._paths is not None and self._paths.match(rel))
+        )
+
     def match(self, name: str, rel: str) -> str | None:
         """The rule that matches, as ``label:pattern``, or None."""
         if self._names is not None and self._names.match(name):
@@ -76,17 +82,24 @@ class Rules:
             _PatternSet("exclude", settings.exclude),
         ]
         self.include = _PatternSet("include", settings.include)
+        # Every exclusion at once: one regular expression per file, the usual case being
+        # "no rule"; which rule it was is looked up only for the files it excludes.
+        self._any_excluded = _PatternSet(
+            "excluded",
+            (*settings.editor_temp, *settings.non_ast_json, *settings.exclude),
+        )
 
     def prune(self, name: str, rel: str) -> bool:
         return name in self.pruned or self.exclude_dirs.match(name, rel) is not None
 
     def exclusion(self, name: str, rel: str) -> str | None:
         """The rule excluding this file, or None if it is to be analysed."""
-        for patterns in self.excluded:
-            rule = patterns.match(name, rel)
-            if rule is not None:
-                return rule
-        if self.include.match(name, rel) is None:
+        if self._any_excluded.matches(name, rel):
+            for patterns in self.excluded:
+                rule = patterns.match(name, rel)
+                if rule is not None:
+                    return rule
+        if not self.include.matches(name, rel):
             return "not-included"
         return None
 

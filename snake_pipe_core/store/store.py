@@ -13,7 +13,6 @@ import threading
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
@@ -54,8 +53,7 @@ class RunStart(NamedTuple):
     manifest: dict[str, "ManifestRow"]
 
 
-@dataclass(frozen=True, slots=True)
-class ManifestRow:
+class ManifestRow(NamedTuple):
     """What the manifest knows of a live file; the diff compares it with the walk."""
 
     size: int
@@ -395,8 +393,8 @@ def _load_manifest(
             "AND (path = p OR starts_with(path, p || '/')))",
             [repo, repo],
         )
-    cols = [t.column(i).to_pylist() for i in range(6)]
-    return {p: ManifestRow(s, m, st, r, h) for p, s, m, st, r, h in zip(*cols, strict=True)}
+    paths, *cols = (t.column(i).to_pylist() for i in range(6))
+    return dict(zip(paths, map(ManifestRow._make, zip(*cols, strict=True)), strict=True))
 
 
 def _alive(pid: int | None) -> bool:
