@@ -13,7 +13,7 @@ import os
 import stat
 from collections.abc import Container
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .formats import (
     FormatProblem,
@@ -44,9 +44,9 @@ class AnalysisSettings:
     reuse: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class WorkItem:
-    """A file to analyse: its OS path relative to the root, and what the manifest knew."""
+class WorkItem(NamedTuple):
+    """A file to analyse: its OS path relative to the root, and what the manifest knew.
+    (A tuple: chunks of them are pickled to workers.)"""
 
     path: str
     size: int

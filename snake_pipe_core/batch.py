@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from .analysis import AnalysisSettings, Analyzer, FileRead, WorkItem
 from .hashes import KnownHashes
 from .models import FileVerdict
+from .results import Results
 
 __all__ = ["BatchTuning", "Executor"]
 
@@ -53,10 +54,13 @@ def _init_worker(settings: AnalysisSettings, root: str, known: KnownHashes) -> N
     gc.freeze()
 
 
-def _analyze_chunk(items: list[WorkItem]) -> list[FileVerdict]:
+def _analyze_chunk(items: list[WorkItem]) -> Results:
     analyzer = _worker_analyzer
     assert analyzer is not None, "worker not initialised"
-    return [analyzer.analyze_file(_worker_root, item) for item in items]
+    results = Results()
+    for item in items:
+        results.add(analyzer.analyze_file(_worker_root, item))
+    return results
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
@@ -121,8 +125,8 @@ class Executor:
         self.tuning = tuning or BatchTuning()
         self.used_pool = False
 
-    def run(self, items: Iterator[WorkItem]) -> Iterator[list[FileVerdict]]:
-        """Analyse every item; yields lists of verdicts as they complete."""
+    def run(self, items: Iterator[WorkItem]) -> Iterator[Results]:
+        """Analyse every item; yields the results of chunks of them as they complete."""
         t = self.tuning
         head: list[WorkItem] = []
         head_bytes = 0
@@ -140,7 +144,7 @@ class Executor:
         else:
             yield from self._run_pool(head, items)
 
-    def _run_small(self, items: list[WorkItem]) -> list[FileVerdict]:
+    def _run_small(self, items: list[WorkItem]) -> Results:
         """A few files in this process: read and hash them all, ask for just their hashes
         (one query instead of every hash of the store), then analyse what is new."""
         analyzer = Analyzer(self.settings)
@@ -148,21 +152,21 @@ class Executor:
         digests = [r.digest.hex() for r in reads if isinstance(r, FileRead)]
         if digests and self.settings.reuse:
             analyzer.known_hashes = self.known_hashes(digests)
-        return [
-            r if isinstance(r, FileVerdict) else analyzer.analyze_read(r, item)
-            for r, item in zip(reads, items, strict=True)
-        ]
+        return Results.of(
+            [
+                r if isinstance(r, FileVerdict) else analyzer.analyze_read(r, item)
+                for r, item in zip(reads, items, strict=True)
+            ]
+        )
 
-    def _run_inline(
-        self, items: Iterable[WorkItem], known: KnownHashes
-    ) -> Iterator[list[FileVerdict]]:
+    def _run_inline(self, items: Iterable[WorkItem], known: KnownHashes) -> Iterator[Results]:
         analyzer = Analyzer(self.settings, known)
-        chunk: list[FileVerdict] = []
+        chunk = Results()
         for item in items:
-            chunk.append(analyzer.analyze_file(self.root, item))
+            chunk.add(analyzer.analyze_file(self.root, item))
             if len(chunk) >= self.tuning.chunk_files:
                 yield chunk
-                chunk = []
+                chunk = Results()
         if chunk:
             yield chunk
 
@@ -180,16 +184,14 @@ class Executor:
         if chunk:
             yield chunk
 
-    def _run_pool(
-        self, head: list[WorkItem], rest: Iterator[WorkItem]
-    ) -> Iterator[list[FileVerdict]]:
+    def _run_pool(self, head: list[WorkItem], rest: Iterator[WorkItem]) -> Iterator[Results]:
         self.used_pool = True
         t = self.tuning
         known = self.known_hashes(None)
         log.debug("starting %d analysis workers (%d known hashes)", self.workers, len(known))
         pool = _start_pool(self.workers, self.settings, os.fspath(self.root), known)
         del known
-        inflight: dict[Future[list[FileVerdict]], int] = {}
+        inflight: dict[Future[Results], int] = {}
         inflight_bytes = 0
         max_chunks = 2 * self.workers
         try:

@@ -18,8 +18,8 @@ from .config import Settings, slugify
 from .discovery import Rules, Walk, check_root, storage_path
 from .errors import MassDeletionRefused
 from .hashes import KnownHashes
-from .languages import language_from_name
 from .models import FileState, FileVerdict, IngestSummary, Reason, ScanEntry
+from .results import Results
 from .store import ManifestRow, Store
 
 __all__ = ["Mode", "Progress", "ingest_repository"]
@@ -52,7 +52,7 @@ ProgressFn = Callable[[Progress], None]
 
 @dataclass(slots=True)
 class _Commits:
-    """Buffers verdicts and commits them in batches, one transaction each."""
+    """Buffers results and commits them in batches, one transaction each."""
 
     store: Store
     summary: IngestSummary
@@ -63,26 +63,19 @@ class _Commits:
     done: int = 0
     batches: int = 0
     last_commit: float = 0.0
-    pending: list[FileVerdict] = field(default_factory=list)
+    pending: Results = field(default_factory=Results)
 
-    def add(self, verdicts: Sequence[FileVerdict]) -> None:
-        self.pending.extend(verdicts)
+    def add(self, results: Results) -> None:
+        self.pending.extend(results)
         s = self.summary
-        for v in verdicts:
-            if v.vanished:
-                s.deleted += 1
-                continue
-            if v.excluded_by is not None:
-                s.excluded += 1
-                continue
-            if v.reason is not None:
-                s.quarantined += 1
-                s.reasons[v.reason.value] = s.reasons.get(v.reason.value, 0) + 1
-            else:
-                s.extracted += 1
-                s.reused += v.reused
-            if v.content_hash is not None:
-                s.bytes_read += v.size
+        s.extracted += results.extracted
+        s.quarantined += results.quarantined
+        s.excluded += results.excluded
+        s.deleted += results.vanished
+        s.reused += results.reused
+        s.bytes_read += results.bytes_read
+        for reason, n in results.reasons.items():
+            s.reasons[reason] = s.reasons.get(reason, 0) + n
 
     def maybe_commit(self) -> None:
         # The first batch commits at once, so a resumed run shows progress within seconds.
@@ -96,15 +89,13 @@ class _Commits:
     def commit(self) -> None:
         if not self.pending:
             return
-        batch, self.pending = self.pending, []
-        self.done += sum(1 for v in batch if v.excluded_by is None)
+        batch, self.pending = self.pending, Results()
+        self.done += batch.analysed
         self.batches += 1
         self.store.commit_batch(
             self.summary.repo,
             self.summary.run_id,
             batch,
-            languages=[language_from_name(v.path) for v in batch],
-            stored_paths=[storage_path(v.path) for v in batch],
             batch_no=self.batches,
             planned=self.planned,
             done=self.done,
@@ -247,7 +238,7 @@ def ingest_repository(
                 if key not in retry_set and _is_unchanged(entry, prev, full):
                     continue
                 if entry.excluded_by is not None or entry.problem is not None:
-                    commits.add([_direct_verdict(entry)])
+                    commits.add(Results.of([_direct_verdict(entry)]))
                     continue
                 commits.planned += 1
                 prev_hash = (

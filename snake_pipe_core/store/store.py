@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -24,7 +23,8 @@ import pyarrow as pa
 
 from ..errors import StoreError, StoreSchemaError
 from ..hashes import KnownHashes
-from ..models import AstMetadata, FileState, FileVerdict, IngestSummary
+from ..models import IngestSummary
+from ..results import MANIFEST_COLUMNS, METADATA_COLUMNS, Results
 from .lock import store_lock
 from .schema import MIGRATIONS, SCHEMA_VERSION, VIEWS
 
@@ -64,19 +64,12 @@ class ManifestRow(NamedTuple):
 
 
 _BATCH_SCHEMA = pa.schema(
-    [
-        ("path", pa.string()),
-        ("size_bytes", pa.int64()),
-        ("mtime_ns", pa.int64()),
-        ("content_hash", pa.string()),
-        ("format", pa.string()),
-        ("name_language", pa.string()),
-        ("state", pa.string()),
-        ("reason", pa.string()),
-        ("detail", pa.string()),
-    ]
+    list(
+        zip(
+            MANIFEST_COLUMNS, [pa.string(), pa.int64(), pa.int64(), *[pa.string()] * 6], strict=True
+        )
+    )
 )
-_META_FIELDS = [f for f in AstMetadata.__slots__ if f != "node_types"]
 
 
 class Store:
@@ -277,43 +270,31 @@ class Store:
         self,
         repo: str,
         run_id: str,
-        verdicts: Sequence[FileVerdict],
+        batch: Results,
         *,
-        languages: Sequence[str | None],
-        stored_paths: Sequence[str],
         batch_no: int,
         planned: int,
         done: int,
         replace_metadata: bool = False,
     ) -> None:
-        """Commit one batch of verdicts, their metadata or quarantine rows, and the checkpoint,
-        in one transaction."""
-        batch = pa.table(
-            [
-                stored_paths,
-                [v.size for v in verdicts],
-                [v.mtime_ns for v in verdicts],
-                [v.content_hash for v in verdicts],
-                [v.format for v in verdicts],
-                list(languages),
-                [v.state.value for v in verdicts],
-                [v.reason.value if v.reason is not None else v.excluded_by for v in verdicts],
-                [v.detail for v in verdicts],
-            ],
-            schema=_BATCH_SCHEMA,
+        """Commit one batch — the files' manifest rows with their metadata or quarantine
+        rows — and the run's checkpoint, in one transaction."""
+        rows = pa.table(_columns(batch.rows, len(MANIFEST_COLUMNS)), schema=_BATCH_SCHEMA)
+        metas = (
+            pa.table(_columns(batch.metas, len(METADATA_COLUMNS)), names=list(METADATA_COLUMNS))
+            if batch.metas
+            else None
         )
-        metas = [v for v in verdicts if v.metadata is not None]
-        meta_table = _metadata_table(metas) if metas else None
-        has_quarantine = any(v.state is FileState.QUARANTINED for v in verdicts)
         now = utcnow()
         with self.connect() as con:
-            con.register("batch_v", batch)
-            if meta_table is not None:
-                con.register("meta_v", meta_table)
+            con.register("batch_v", rows)
+            if metas is not None:
+                con.register("meta_v", metas)
             con.execute("BEGIN")
-            if meta_table is not None:
+            if metas is not None:
                 conflict = (
-                    "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _META_COLUMNS[1:])
+                    "DO UPDATE SET "
+                    + ", ".join(f"{c} = excluded.{c}" for c in METADATA_COLUMNS[1:])
                     if replace_metadata
                     else "DO NOTHING"
                 )
@@ -329,7 +310,7 @@ class Store:
                 "(SELECT path FROM batch_v WHERE state <> 'quarantined')",
                 [repo],
             )
-            if has_quarantine:
+            if batch.quarantined:
                 con.execute(_UPSERT_QUARANTINE, [repo, now, now])
             con.execute(
                 "UPDATE checkpoints SET planned = ?, done = ?, last_batch = ?, updated_at = ? "
@@ -409,19 +390,12 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-_META_COLUMNS = ["content_hash", *_META_FIELDS, "node_types"]
-_META_COLUMN_LIST = ", ".join(_META_COLUMNS)
+_META_COLUMN_LIST = ", ".join(METADATA_COLUMNS)
 
 
-_META_ROW = attrgetter(*_META_FIELDS, "node_types")
-
-
-def _metadata_table(verdicts: Sequence[FileVerdict]) -> pa.Table:
-    """The metadata of ``verdicts`` (all with metadata) as columns, in ``_META_COLUMNS``."""
-    rows = [_META_ROW(v.metadata) for v in verdicts]
-    columns = [[v.content_hash for v in verdicts], *map(list, zip(*rows, strict=True))]
-    columns[-1] = [b.decode() for b in columns[-1]]  # node_types: JSON text
-    return pa.table(columns, names=_META_COLUMNS)
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as columns (one C-level transpose)."""
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 _UPSERT_MANIFEST = """
