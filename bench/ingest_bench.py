@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["main"]
@@ -179,35 +180,44 @@ def _corpus(args: argparse.Namespace, work: Path) -> tuple[Path, int, int]:
 def bench_throughput(args: argparse.Namespace, work: Path) -> dict[str, object]:
     root, files, size = _corpus(args, work)
     w = str(args.workers)
-    bare, bare_all = _median(lambda: _run(_script(_BARE, str(root), w)), args.repeat)
-    naive, naive_all = _median(lambda: _run(_script(_NAIVE, str(root))), args.repeat)
-
-    def ingest() -> float:
-        store = _fresh_store(work)
-        return _run(_ingest_cmd(root, store, "--workers", w))
-
-    ours, ours_all = _median(ingest, args.repeat)
-    per_min = {
-        k: files / v * 60 for k, v in (("snake-pipe", ours), ("bare", bare), ("naive", naive))
+    contenders: dict[str, Callable[[], list[str]]] = {
+        "snake-pipe": lambda: _ingest_cmd(root, _fresh_store(work), "--workers", w),
+        "bare": lambda: _script(_BARE, str(root), w),
+        "naive": lambda: _script(_NAIVE, str(root)),
     }
+    runs: dict[str, list[Measured]] = {k: [] for k in contenders}
+    for _ in range(args.repeat):  # interleaved, so drift on a shared machine hits all alike
+        for name, cmd in contenders.items():
+            runs[name].append(_measure(cmd()))
+    wall = {k: statistics.median(m.seconds for m in v) for k, v in runs.items()}
+    cpu = {k: statistics.median(m.cpu_seconds for m in v) for k, v in runs.items()}
+    per_min = {k: files / v * 60 for k, v in wall.items()}
     result = {
         "files": files,
         "mb": round(size / 1e6, 1),
         "avg_kb": round(size / files / 1e3, 1),
         "workers": args.workers,
-        "seconds": {"snake-pipe": ours_all, "bare": bare_all, "naive": naive_all},
+        "seconds": {k: [round(m.seconds, 2) for m in v] for k, v in runs.items()},
+        "cpu_seconds": {k: [round(m.cpu_seconds, 2) for m in v] for k, v in runs.items()},
         "files_per_min": {k: round(v) for k, v in per_min.items()},
-        "ratio_vs_bare": round(bare / ours, 3),
-        "ratio_vs_naive": round(naive / ours, 3),
+        "ratio_vs_bare": round(wall["bare"] / wall["snake-pipe"], 3),
+        "ratio_vs_naive": round(wall["naive"] / wall["snake-pipe"], 3),
+        "cpu_ratio_vs_bare": round(cpu["bare"] / cpu["snake-pipe"], 3),
     }
-    print(
+    lines = [
         f"throughput on {files} files ({size / 1e6:.0f} MB, avg {size / files / 1e3:.0f} KB), "
-        f"{args.workers} workers, median of {args.repeat}:\n"
-        f"  snake-pipe ingest  {ours:7.2f} s  {per_min['snake-pipe']:>9,.0f} files/min\n"
-        f"  bare reference     {bare:7.2f} s  {per_min['bare']:>9,.0f} files/min\n"
-        f"  naive json loop    {naive:7.2f} s  {per_min['naive']:>9,.0f} files/min\n"
-        f"  ratio vs bare {bare / ours:.2f}x   vs naive {naive / ours:.2f}x"
+        f"{args.workers} workers, median of {args.repeat} (wall, CPU of all processes):"
+    ]
+    labels = {"snake-pipe": "snake-pipe ingest", "bare": "bare reference", "naive": "naive loop"}
+    for k, label in labels.items():
+        lines.append(
+            f"  {label:<18} {wall[k]:7.2f} s  {per_min[k]:>9,.0f} files/min  cpu {cpu[k]:6.1f} s"
+        )
+    lines.append(
+        f"  ratio vs bare {result['ratio_vs_bare']:.2f}x (cpu {result['cpu_ratio_vs_bare']:.2f}x)"
+        f"   vs naive {result['ratio_vs_naive']:.2f}x"
     )
+    print("\n".join(lines))
     return result
 
 
@@ -233,40 +243,64 @@ def bench_noop(args: argparse.Namespace, work: Path) -> dict[str, object]:
     }
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants."""
+_TICK = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _tree(pid: int) -> dict[int, tuple[int, int]]:
+    """``pid`` and its descendants: resident bytes and CPU ticks (user + system) of each."""
     children: dict[int, list[int]] = {}
+    stats: dict[int, list[bytes]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-        except (OSError, IndexError):
+        except OSError:
             continue
-    total, stack = 0, [pid]
+        stats[int(entry.name)] = fields
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    out, stack = {}, [pid]
     while stack:
         p = stack.pop()
         stack.extend(children.get(p, []))
-        try:
-            with open(f"/proc/{p}/statm", "rb") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except OSError:
-            continue
-    return total
+        if p in stats:
+            fields = stats[p]
+            # after the name: state ppid … utime (12th) stime (13th) … rss (22nd), in pages
+            out[p] = (int(fields[21]) * _PAGE, int(fields[11]) + int(fields[12]))
+    return out
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss: int
+    cpu_seconds: float
+
+
+def _measure(cmd: Sequence[str], *, every: float = 0.05) -> Measured:
+    """Run ``cmd``; sample its process tree: peak resident memory (summed over processes)
+    and CPU time (each process's last sample, so a process living less than ``every``
+    may be missed)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    peak, ticks = 0, {}
+    t = time.perf_counter()
+    while proc.poll() is None:
+        tree = _tree(proc.pid)
+        peak = max(peak, sum(rss for rss, _ in tree.values()))
+        for p, (_, cpu) in tree.items():
+            ticks[p] = max(ticks.get(p, 0), cpu)
+        time.sleep(every)
+    seconds = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd} failed with {proc.returncode}")
+    return Measured(seconds, peak, sum(ticks.values()) / _TICK)
 
 
 def _peak_rss(cmd: Sequence[str]) -> tuple[float, int]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    peak = 0
-    t = time.perf_counter()
-    while proc.poll() is None:
-        peak = max(peak, _tree_rss(proc.pid))
-        time.sleep(0.02)
-    if proc.returncode != 0:
-        raise SystemExit(f"{cmd} failed with {proc.returncode}")
-    return time.perf_counter() - t, peak
+    m = _measure(cmd, every=0.02)
+    return m.seconds, m.peak_rss
 
 
 def bench_memory(args: argparse.Namespace, work: Path) -> dict[str, object]:
@@ -381,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     BENCH_OUT.mkdir(parents=True, exist_ok=True)
-    out = BENCH_OUT / f"{args.bench}-{args.files}-{args.profile}.json"
+    out = BENCH_OUT / f"{args.bench}-{result.get('files', args.files)}-{args.profile}.json"
     out.write_text(json.dumps({"bench": args.bench, **result}, indent=2) + "\n")
     print(f"(written to {out.relative_to(PROJECT)})")
     return 0

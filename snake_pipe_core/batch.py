@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
 import types
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -23,7 +24,7 @@ from .hashes import KnownHashes
 from .models import FileVerdict
 from .results import Results
 
-__all__ = ["BatchTuning", "Executor"]
+__all__ = ["BatchTuning", "Executor", "prestart_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ def _start_pool(
     Dagster that is Dagster's whole command line, seconds and ~100 MB per worker for
     nothing; from a notebook or ``python -`` there is no file to import and the pool breaks.
     Workers need only this module, so they start with a bare ``__main__`` in its place: one
-    no-op task each, submitted while it stands in (3.11 starts workers on submit).
+    no-op task each, submitted while it stands in (3.11 starts workers on submit; real work
+    queues behind them without waiting).
     """
     pool = ProcessPoolExecutor(
         max_workers=workers,
@@ -94,12 +96,25 @@ def _start_pool(
     main = sys.modules.get("__main__")
     sys.modules["__main__"] = types.ModuleType("__main__")
     try:
-        started = [pool.submit(os.getpid) for _ in range(workers)]
+        for _ in range(workers):
+            pool.submit(os.getpid)
     finally:
         if main is not None:
             sys.modules["__main__"] = main
-    wait(started)
     return pool
+
+
+def prestart_workers() -> None:
+    """Start the fork server in the background, so that the import of the analysis code in it
+    overlaps the caller's own start-up (reading the manifest, walking) instead of following
+    it. Harmless when no pool is needed after all."""
+    if sys.platform.startswith("linux"):
+        from multiprocessing import forkserver
+
+        _mp_context()  # sets the preload list before the server starts
+        threading.Thread(
+            target=forkserver.ensure_running, name="snake-pipe-forkserver", daemon=True
+        ).start()
 
 
 class Executor:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from .analysis import AnalysisSettings, WorkItem
-from .batch import BatchTuning, Executor
+from .batch import BatchTuning, Executor, prestart_workers
 from .config import Settings, slugify
 from .discovery import Rules, Walk, check_root, storage_path
 from .errors import MassDeletionRefused
@@ -184,6 +184,8 @@ def ingest_repository(
     started = time.monotonic()
     root_str = os.fspath(root)
     real_root = check_root(root_str)  # before anything is written
+    if (workers or settings.worker_count) > 1 and paths is None:
+        prestart_workers()  # a whole repository: likely to need the pool
     repo = repo or slugify(Path(real_root).name)
     full = mode == "full"
     walk = Walk(

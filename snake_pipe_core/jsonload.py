@@ -53,7 +53,8 @@ def parse_json(data: bytes, *, max_depth: int) -> Any:
     deep input. ``max_depth`` bounds the nesting of arrays and objects."""
     if data.startswith(_UTF8_BOM):
         data = data[3:]
-    if not data.strip():
+    # (strip() copies: only look when the first byte says the document may be blank)
+    if not data or (data[:1].isspace() and not data.strip()):
         raise JsonProblem(Reason.EMPTY, "the file is empty" if not data else "only whitespace")
     try:
         return orjson.loads(data)
