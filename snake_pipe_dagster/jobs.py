@@ -15,6 +15,7 @@ __all__ = [
     "INCREMENTAL_PRIORITY",
     "MODE_TAG",
     "PRIORITY_TAG",
+    "RECONCILIATION_PRIORITY",
     "ast_assets_selection",
     "full_reanalysis_job",
     "incremental_ast_job",
@@ -23,7 +24,10 @@ __all__ = [
 PRIORITY_TAG = "dagster/priority"
 MODE_TAG = "snake_pipe/mode"
 # The run queue starts higher priorities first; UI backfills run at the default, 0.
+# Incremental runs (ast_change_sensor's) first; then the hourly reconciliation, short stat-only
+# diffs that restore what nothing watched; the nightly full re-analysis last.
 INCREMENTAL_PRIORITY = 10
+RECONCILIATION_PRIORITY = 5
 FULL_PRIORITY = -10
 
 # The assets and (by default) their checks.

@@ -1,14 +1,68 @@
-"""The nightly full re-analysis: one run per repository, queued behind incremental runs."""
+"""Schedules: the hourly reconciliation and the nightly full re-analysis, one run per repository.
+
+- ``hourly_reconciliation_schedule``: an incremental run of every repository with no paths,
+  i.e. a whole-repository diff that only stats files and reads the changed ones. It covers
+  whatever happened while neither the watcher nor Dagster was running (and anything a file
+  system's notifications never reported), at a priority between ``ast_change_sensor``'s runs
+  and the full re-analysis.
+- ``nightly_full_reanalysis_schedule``: re-reads, re-hashes and re-parses everything, queued
+  behind incremental runs.
+
+Both are off by default (turn them on in the UI): they launch runs nobody asked for.
+"""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import dagster as dg
 
-from .jobs import FULL_PRIORITY, PRIORITY_TAG, full_reanalysis_job
+from .jobs import (
+    FULL_PRIORITY,
+    PRIORITY_TAG,
+    RECONCILIATION_PRIORITY,
+    full_reanalysis_job,
+    incremental_ast_job,
+)
 from .partitions import REPO_PARTITIONS_NAME
 
-__all__ = ["nightly_full_reanalysis_schedule"]
+__all__ = ["hourly_reconciliation_schedule", "nightly_full_reanalysis_schedule"]
+
+_NO_PARTITIONS = "no repository partitions yet: repo_discovery_sensor adds them"
+
+
+def _execution_time(context: dg.ScheduleEvaluationContext) -> datetime:
+    return context.scheduled_execution_time or datetime.now(UTC)
+
+
+@dg.schedule(
+    name="hourly_reconciliation_schedule",
+    job=incremental_ast_job,
+    cron_schedule="7 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Every hour (at :07), a whole-repository incremental diff of every repository "
+    "partition: it catches what happened while no watcher or Dagster was running. Cheap (stat "
+    "only, plus the files that changed). Off by default: turn it on with ast_change_sensor.",
+)
+def hourly_reconciliation_schedule(
+    context: dg.ScheduleEvaluationContext,
+) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    """One run request per repository, with the job's default config (no paths: the whole
+    repository). Run keys carry the hour, so a re-evaluated tick queues nothing twice."""
+    hour = _execution_time(context).astimezone(UTC).strftime("%Y-%m-%dT%H")
+    repos = context.instance.get_dynamic_partitions(REPO_PARTITIONS_NAME)
+    if not repos:
+        yield dg.SkipReason(_NO_PARTITIONS)
+        return
+    for repo in repos:
+        yield dg.RunRequest(
+            run_key=f"reconcile-{hour}-{repo}",
+            partition_key=repo,
+            tags={
+                PRIORITY_TAG: str(RECONCILIATION_PRIORITY),
+                "snake_pipe/trigger": "reconciliation",
+            },
+        )
 
 
 @dg.schedule(
@@ -25,11 +79,10 @@ def nightly_full_reanalysis_schedule(
 ) -> Iterator[dg.RunRequest | dg.SkipReason]:
     """One run request per repository. Run keys carry the date, so a re-evaluated tick never
     queues a repository twice in one night, and the next night queues it again."""
-    when = context.scheduled_execution_time or datetime.now(UTC)
-    day = when.strftime("%Y-%m-%d")
+    day = _execution_time(context).strftime("%Y-%m-%d")
     repos = context.instance.get_dynamic_partitions(REPO_PARTITIONS_NAME)
     if not repos:
-        yield dg.SkipReason("no repository partitions yet: repo_discovery_sensor adds them")
+        yield dg.SkipReason(_NO_PARTITIONS)
         return
     for repo in repos:
         yield dg.RunRequest(

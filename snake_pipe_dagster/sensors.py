@@ -1,11 +1,13 @@
-"""Keeps the repository partitions in step with the configuration.
+"""The sensors: ``repo_discovery_sensor`` (below) keeps the repository partitions in step with
+the configuration; ``ast_change_sensor`` (:mod:`snake_pipe_dagster.change_sensor`) turns the
+file watcher's changes into incremental runs.
 
 Every configured repository (each immediate subfolder of a ``repo_roots`` entry, and every
 ``[[repos]]`` table) becomes a partition keyed by its slug. A repository that leaves the
 configuration loses its partition, so backfills stop asking for it, but nothing of its
 history is deleted: its rows stay in the store (``deleted`` is a state the engine sets only
 for files gone from disk), and Dagster keeps its materializations and check results, which
-show again if the repository comes back. The sensor never opens the store.
+show again if the repository comes back. Discovery never opens the store.
 """
 
 import os
@@ -18,6 +20,7 @@ import dagster as dg
 from snake_pipe_core import SnakePipeError
 from snake_pipe_core.config import LimitSettings
 
+from .change_sensor import ast_change_sensor
 from .partitions import repo_partitions
 from .resources import SnakePipeResource
 
@@ -27,6 +30,7 @@ __all__ = [
     "DISCOVERY_INTERVAL_ENV",
     "MAX_CHANGES_PER_TICK",
     "PartitionPlan",
+    "ast_change_sensor",
     "discovery_interval_seconds",
     "plan_partitions",
     "repo_discovery_sensor",

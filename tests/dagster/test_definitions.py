@@ -31,8 +31,11 @@ def test_names_are_pinned() -> None:
         "incremental_ast_job",
         "full_reanalysis_job",
     }
-    assert {s.name for s in repo.sensor_defs} == {"repo_discovery_sensor"}
-    assert {s.name for s in repo.schedule_defs} == {"nightly_full_reanalysis_schedule"}
+    assert {s.name for s in repo.sensor_defs} == {"repo_discovery_sensor", "ast_change_sensor"}
+    assert {s.name for s in repo.schedule_defs} == {
+        "hourly_reconciliation_schedule",
+        "nightly_full_reanalysis_schedule",
+    }
     assert set(repo.get_top_level_resources()) == {"snake_pipe"}
 
 

@@ -1,4 +1,4 @@
-"""nightly_full_reanalysis_schedule on a real instance: one dated run request per repository."""
+"""The schedules on a real instance: one run request per repository, with dated run keys."""
 
 from datetime import UTC, datetime
 
@@ -6,16 +6,28 @@ import dagster as dg
 import pytest
 
 from snake_pipe_dagster.definitions import defs
-from snake_pipe_dagster.jobs import FULL_PRIORITY, INCREMENTAL_PRIORITY, PRIORITY_TAG
+from snake_pipe_dagster.jobs import (
+    FULL_PRIORITY,
+    INCREMENTAL_PRIORITY,
+    PRIORITY_TAG,
+    RECONCILIATION_PRIORITY,
+)
 from snake_pipe_dagster.partitions import REPO_PARTITIONS_NAME
-from snake_pipe_dagster.schedules import nightly_full_reanalysis_schedule
+from snake_pipe_dagster.schedules import (
+    hourly_reconciliation_schedule,
+    nightly_full_reanalysis_schedule,
+)
 
 pytestmark = pytest.mark.integration
 
 NIGHT = datetime(2025, 3, 4, 2, 0, tzinfo=UTC)
 
 
-def evaluate(instance: dg.DagsterInstance, when: datetime):  # -> ScheduleExecutionData
+def evaluate(
+    instance: dg.DagsterInstance,
+    when: datetime,
+    schedule: dg.ScheduleDefinition = nightly_full_reanalysis_schedule,
+):  # -> ScheduleExecutionData
     """Evaluate a tick as the daemon does: through the schedule definition, which also
     checks each run request's partition key against the job's partitions."""
     context = dg.build_schedule_context(
@@ -23,7 +35,7 @@ def evaluate(instance: dg.DagsterInstance, when: datetime):  # -> ScheduleExecut
         scheduled_execution_time=when,
         repository_def=defs.get_repository_def(),
     )
-    return nightly_full_reanalysis_schedule.evaluate_tick(context)
+    return schedule.evaluate_tick(context)
 
 
 def test_one_dated_run_request_per_repository(instance: dg.DagsterInstance) -> None:
@@ -66,3 +78,47 @@ def test_schedule_is_nightly_and_off_by_default() -> None:
     assert nightly_full_reanalysis_schedule.cron_schedule == "0 2 * * *"
     assert nightly_full_reanalysis_schedule.execution_timezone == "UTC"
     assert nightly_full_reanalysis_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+HOUR = datetime(2025, 3, 4, 13, 7, tzinfo=UTC)
+
+
+def test_hourly_reconciliation_diffs_every_repository_whole(
+    instance: dg.DagsterInstance,
+) -> None:
+    repos = [f"repo-{i:03d}" for i in range(50)]
+    instance.add_dynamic_partitions(REPO_PARTITIONS_NAME, repos)
+
+    data = evaluate(instance, HOUR, hourly_reconciliation_schedule)
+
+    requests = data.run_requests or []
+    assert sorted(r.partition_key for r in requests) == repos
+    assert {r.run_key for r in requests} == {f"reconcile-2025-03-04T13-{r}" for r in repos}
+    for request in requests:
+        assert request.job_name in (None, "incremental_ast_job")
+        assert request.tags[PRIORITY_TAG] == str(RECONCILIATION_PRIORITY)
+        assert request.tags["snake_pipe/trigger"] == "reconciliation"
+        config = request.run_config["ops"]["ast_ingest"]["config"]
+        assert config["mode"] == "incremental"
+        assert config.get("paths") is None  # the whole repository: a stat-only diff
+    # The next hour asks again; the same hour evaluated again asks under the same keys.
+    later = evaluate(instance, HOUR.replace(hour=14), hourly_reconciliation_schedule)
+    assert {r.run_key for r in later.run_requests} == {
+        f"reconcile-2025-03-04T14-{r}" for r in repos
+    }
+    again = evaluate(instance, HOUR.replace(minute=8), hourly_reconciliation_schedule)
+    assert {r.run_key for r in again.run_requests} == {r.run_key for r in requests}
+
+
+def test_reconciliation_sits_between_watcher_runs_and_full_reanalysis() -> None:
+    assert FULL_PRIORITY < RECONCILIATION_PRIORITY < INCREMENTAL_PRIORITY
+    assert hourly_reconciliation_schedule.job_name == "incremental_ast_job"
+    assert hourly_reconciliation_schedule.cron_schedule == "7 * * * *"
+    assert hourly_reconciliation_schedule.execution_timezone == "UTC"
+    assert hourly_reconciliation_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_reconciliation_without_partitions_skips(instance: dg.DagsterInstance) -> None:
+    data = evaluate(instance, HOUR, hourly_reconciliation_schedule)
+    assert not data.run_requests
+    assert "repo_discovery_sensor" in (data.skip_message or "")

@@ -3,7 +3,7 @@
 Started in its own session so that one signal reaches the whole process group (webserver,
 daemon, code server and run workers), on 127.0.0.1 and a free port, with a temporary
 DAGSTER_HOME holding the project's dagster.yaml. Driven through GraphQL with the standard
-library only.
+library only. It imports nothing from pytest, so ``bench/`` uses it too.
 """
 
 import json
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.conftest import ROOT
+__all__ = ["ROOT", "DagsterDev", "GraphQLError", "free_port", "wait_for"]
 
-__all__ = ["DagsterDev", "GraphQLError", "free_port", "wait_for"]
+ROOT = Path(__file__).resolve().parents[2]  # the project: workspace.yaml, dagster.yaml
 
 T = TypeVar("T")
 
