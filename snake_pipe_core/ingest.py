@@ -20,7 +20,7 @@ from .errors import MassDeletionRefused
 from .hashes import KnownHashes
 from .models import FileState, FileVerdict, IngestSummary, Reason, ScanEntry
 from .results import Results
-from .store import ManifestRow, Store
+from .store import ManifestRow, Store, repo_lock
 
 __all__ = ["Mode", "Progress", "ingest_repository"]
 
@@ -176,17 +176,53 @@ def ingest_repository(
         progress: called with a :class:`Progress` snapshot as work advances.
         workers: worker processes (default from settings: one per core).
 
+    Runs of one repository on one store take turns (a lock beside the store): a run that
+    read a file before it changed must not commit after one that read it afterwards.
+
     Raises:
         RepositoryUnavailable: the root is missing, not a folder or unreadable (nothing is
             written to the store).
         MassDeletionRefused: the run would delete a large share of the repository.
     """
     started = time.monotonic()
-    root_str = os.fspath(root)
-    real_root = check_root(root_str)  # before anything is written
+    real_root = check_root(os.fspath(root))  # before anything is written
+    repo = repo or slugify(Path(real_root).name)
+    with repo_lock(store.path, repo):  # one run of a repository at a time
+        return _ingest(
+            real_root,
+            repo,
+            store=store,
+            settings=settings,
+            mode=mode,
+            paths=paths,
+            retry=retry,
+            allow_mass_delete=allow_mass_delete,
+            trigger=trigger,
+            progress=progress,
+            workers=workers,
+            tuning=tuning,
+            started=started,
+        )
+
+
+def _ingest(
+    real_root: str,
+    repo: str,
+    *,
+    store: Store,
+    settings: Settings,
+    mode: Mode,
+    paths: Sequence[str] | None,
+    retry: Sequence[str] | None,
+    allow_mass_delete: bool,
+    trigger: str | None,
+    progress: ProgressFn | None,
+    workers: int | None,
+    tuning: BatchTuning | None,
+    started: float,
+) -> IngestSummary:
     if (workers or settings.worker_count) > 1 and paths is None:
         prestart_workers()  # a whole repository: likely to need the pool
-    repo = repo or slugify(Path(real_root).name)
     full = mode == "full"
     walk = Walk(
         real_root, Rules(settings.discovery), subpaths=tuple(paths) if paths is not None else None

@@ -1,10 +1,19 @@
-"""An inter-process lock around every DuckDB open.
+"""Inter-process locks: one around every DuckDB open, one per repository being ingested.
 
 DuckDB allows one read-write process per database file, and read-only opens fail while a
-writer holds it. Every connection therefore goes through ``flock`` on a file beside the
-store: exclusive for writers, shared for readers. ``flock`` waits in the kernel (no busy
-retry loop) and is released by the kernel if the holder dies, so a killed process never
-leaves the store locked.
+writer holds it. Every connection therefore goes through ``flock`` on ``<store>.lock``:
+exclusive for writers, shared for readers. ``flock`` waits in the kernel (no busy retry
+loop) and is released by the kernel if the holder dies, so a killed process never leaves the
+store locked.
+
+Fairness: readers share the lock, so a steady stream of them could keep a writer out
+forever. Everyone therefore passes a turnstile first (``<store>.lock.gate``, held only for
+the moment it takes to get the store lock): a waiting writer holds the turnstile, so readers
+that come after it queue behind it instead of overtaking it.
+
+:func:`repo_lock` serialises ingests of one repository (``<store>.locks/<repo>.lock``), held
+for a whole run: two runs that read the same file at different moments could otherwise
+commit in the wrong order, the older content last.
 """
 
 import fcntl
@@ -17,7 +26,7 @@ from pathlib import Path
 
 from ..errors import StoreError, StoreLockTimeout
 
-__all__ = ["store_lock"]
+__all__ = ["repo_lock", "store_lock"]
 
 log = logging.getLogger(__name__)
 _POLL_S = 0.01
@@ -28,33 +37,65 @@ def store_lock(
     store: Path, *, shared: bool = False, timeout: float | None = None
 ) -> Iterator[None]:
     """Hold the store's lock. ``timeout=None`` waits as long as it takes."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     lock_path = store.with_name(store.name + ".lock")
+    with _flocked(store.with_name(store.name + ".lock.gate"), fcntl.LOCK_EX, deadline, "store"):
+        fd = _open(lock_path)
+        try:
+            _acquire(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, lock_path, deadline, "store")
+        except BaseException:
+            os.close(fd)
+            raise
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextmanager
+def repo_lock(store: Path, repo: str, *, timeout: float | None = None) -> Iterator[None]:
+    """Hold the lock of one repository of a store for a whole ingest."""
+    folder = store.with_name(store.name + ".locks")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise StoreError(f"cannot open the store's lock file {lock_path}: {e.strerror}") from e
-    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        raise StoreError(f"cannot create the store's folder or lock folder {folder}: {e}") from e
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with _flocked(folder / f"{repo}.lock", fcntl.LOCK_EX, deadline, f"repository {repo!r}"):
+        yield
+
+
+@contextmanager
+def _flocked(path: Path, mode: int, deadline: float | None, what: str) -> Iterator[None]:
+    fd = _open(path)
     try:
-        try:
-            fcntl.flock(fd, mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _wait(fd, mode, lock_path, timeout)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        _acquire(fd, mode, path, deadline, what)
+        yield
     finally:
         os.close(fd)
 
 
-def _wait(fd: int, mode: int, lock_path: Path, timeout: float | None) -> None:
+def _open(path: Path) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except OSError as e:
+        raise StoreError(f"cannot open the lock file {path}: {e.strerror}") from e
+
+
+def _acquire(fd: int, mode: int, path: Path, deadline: float | None, what: str) -> None:
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
     started = time.monotonic()
-    log.debug("waiting for the store lock %s", lock_path)
-    if timeout is None:
+    # A repository is locked for a whole run: say why this one waits.
+    level = logging.INFO if what.startswith("repository") else logging.DEBUG
+    log.log(level, "waiting for the %s lock %s (held by another run)", what, path)
+    if deadline is None:
         fcntl.flock(fd, mode)  # the kernel queues us; no polling
     else:
         # flock has no timed wait; poll gently only when a deadline was asked for.
-        deadline = started + timeout
         while True:
             try:
                 fcntl.flock(fd, mode | fcntl.LOCK_NB)
@@ -62,11 +103,10 @@ def _wait(fd: int, mode: int, lock_path: Path, timeout: float | None) -> None:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise StoreLockTimeout(
-                        f"the store {lock_path.with_suffix('')} stayed locked by another "
-                        f"process for {timeout:g} s; retry, or find the process holding "
-                        f"{lock_path} (e.g. `fuser {lock_path}`)"
+                        f"the {what} lock {path} stayed held by another process longer than "
+                        f"allowed; retry, or find the holder (e.g. `fuser {path}`)"
                     ) from None
                 time.sleep(_POLL_S)
     waited = time.monotonic() - started
     if waited > 1:
-        log.info("waited %.1f s for the store lock", waited)
+        log.info("waited %.1f s for the %s lock", waited, what)

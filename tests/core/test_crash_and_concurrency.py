@@ -130,3 +130,32 @@ def test_two_concurrent_ingests_on_one_store_both_succeed(
         assert got["files"] == want["files"]
         assert got["extracted"] == want["extracted"]
         assert [q[:3] for q in got["quarantined"]] == [q[:3] for q in want["quarantined"]]
+
+
+def test_runs_of_one_repository_take_turns(make_repo: MakeRepo, tmp_path: Path) -> None:
+    """While one process holds a repository's lock, another run of it waits; runs of other
+    repositories and readers of the store go on."""
+    from snake_pipe_core.store import repo_lock
+
+    one = make_repo("one", corpus(40, seed=3))
+    two = make_repo("two", corpus(40, seed=4))
+    target = Store(tmp_path / "turns.duckdb")
+    ingest_repository(two, store=target, settings=load_settings(env={}, workers=1))
+    with repo_lock(target.path, "one"):
+        waiting = subprocess.Popen(
+            cli("ingest", str(one), "--store", str(target.path), "--json"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.5)
+        assert waiting.poll() is None  # queued behind the lock
+        # another repository and a reader are not held up
+        other = subprocess.run(
+            cli("ingest", str(two), "--store", str(target.path)), capture_output=True, timeout=60
+        )
+        assert other.returncode == 0
+        assert target.query("SELECT count(*) FROM ast_files WHERE repo = 'one'") == [(0,)]
+    out, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, err
+    assert json.loads(out)["extracted"] > 0
