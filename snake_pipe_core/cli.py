@@ -2,7 +2,7 @@
 
 Exit codes: 0 the work completed (quarantined files included), 1 a repository failed,
 2 a usage or configuration error, 3 the store cannot be used, 4 (``watch``) another watcher
-already runs for this journal.
+already runs for this journal, or (``watch --ingest``) another consumer applies it.
 """
 
 import argparse
@@ -269,7 +269,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     # Imported here: the watcher needs inotify (Linux); every other command works anywhere.
-    from .errors import WatcherAlreadyRunning
+    from .errors import JournalInUse, WatcherAlreadyRunning
     from .watch_service import serve
 
     settings = _settings(args)
@@ -293,7 +293,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
           f"{what} (Ctrl-C stops)", file=sys.stderr)  # fmt: skip
     try:
         serve(settings, stop, ingest=args.ingest)
-    except WatcherAlreadyRunning as e:
+    except (WatcherAlreadyRunning, JournalInUse) as e:
         print(f"snake-pipe: {e}", file=sys.stderr)
         return EXIT_WATCHER_RUNNING
     finally:

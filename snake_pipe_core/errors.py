@@ -11,13 +11,15 @@ Exceptions are for problems with the program's environment or the user's request
     ├── StoreError                    the DuckDB store cannot be used
     │   ├── StoreLockTimeout          another process held the store too long (transient)
     │   └── StoreSchemaError          the store was written by a newer snake-pipe (terminal)
-    └── WatcherAlreadyRunning         another process watches for this journal
+    ├── WatcherAlreadyRunning         another process watches for this journal
+    └── JournalInUse                  another consumer applies this journal
 
 ``transient`` tells an orchestrator whether a retry may help.
 """
 
 __all__ = [
     "ConfigError",
+    "JournalInUse",
     "MassDeletionRefused",
     "RepositoryError",
     "RepositoryUnavailable",
@@ -72,3 +74,7 @@ class WatcherAlreadyRunning(SnakePipeError):
     def __init__(self, message: str, pid: int | None = None) -> None:
         super().__init__(message)
         self.pid = pid
+
+
+class JournalInUse(SnakePipeError):
+    """Another consumer (the Dagster sensor, another ``watch --ingest``) applies the journal."""

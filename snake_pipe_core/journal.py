@@ -32,7 +32,8 @@ A consumer (the Dagster sensor; ``snake-pipe watch --ingest`` does the same in-p
     cursor = records[-1].seq  # persist it (with journal_id), then:
     journal.compact(cursor)
 
-Only one consumer may compact a journal.
+Only one consumer may compact a journal: each claims the journal with
+:meth:`ChangeJournal.claim_consumer` before reading, and stands aside while another holds it.
 """
 
 import logging
@@ -93,6 +94,18 @@ class WatcherStatus:
     def is_stale(self, max_age: float, now: float | None = None) -> bool:
         """True when the heartbeat is older than ``max_age`` seconds."""
         return self.age(now) > max_age
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _encode_path(path: str | None) -> str | bytes | None:
@@ -266,6 +279,41 @@ class ChangeJournal:
         """How many records are held (not compacted yet)."""
         with self._lock:
             return int(self._con.execute("SELECT count(*) FROM records").fetchone()[0])
+
+    def claim_consumer(self, consumer: str, *, stale_after_s: float = 60.0) -> str | None:
+        """Take or renew the lease of the journal's one consumer.
+
+        Only one consumer may compact a journal (the Dagster sensor *or* ``snake-pipe watch
+        --ingest``): a second one would drop records the first has not applied. A lease is
+        this process's (``consumer`` and pid): it lapses when not renewed for
+        ``stale_after_s`` or when its process is gone. Returns None when this process holds
+        the lease now, or a description of the other holder (then do not consume)."""
+        now, me = time.time(), (consumer, os.getpid(), socket.gethostname())
+        with self._write() as cur:
+            held = dict(cur.execute("SELECT key, value FROM meta WHERE key LIKE 'consumer%'"))
+            holder = (held.get("consumer"), held.get("consumer_pid"), held.get("consumer_host"))
+            if holder[0] is not None and holder != me:
+                fresh = now - float(held.get("consumer_at") or 0) < stale_after_s
+                gone = holder[2] == me[2] and not _alive(int(holder[1] or 0))
+                if fresh and not gone:
+                    return f"{holder[0]} (pid {holder[1]} on {holder[2]})"
+            cur.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [
+                    ("consumer", consumer),
+                    ("consumer_pid", me[1]),
+                    ("consumer_host", me[2]),
+                    ("consumer_at", now),
+                ],
+            )
+        return None
+
+    def release_consumer(self, consumer: str) -> None:
+        """Give up the lease (on a clean stop), if this process holds it as ``consumer``."""
+        with self._write() as cur:
+            held = dict(cur.execute("SELECT key, value FROM meta WHERE key LIKE 'consumer%'"))
+            if (held.get("consumer"), held.get("consumer_pid")) == (consumer, os.getpid()):
+                cur.execute("DELETE FROM meta WHERE key LIKE 'consumer%'")
 
     def watcher_status(self) -> WatcherStatus | None:
         """The watcher's last heartbeat, or None if none runs (or it stopped cleanly)."""

@@ -28,7 +28,7 @@ from .ingest import ingest_repository
 from .journal import ChangeJournal
 from .store import Store
 
-__all__ = ["Outcome", "apply_changes", "run_ingest_loop"]
+__all__ = ["CONSUMER", "Outcome", "apply_changes", "run_ingest_loop"]
 
 log = logging.getLogger(__name__)
 _MAX_ATTEMPTS = 3  # for unexpected errors; transient ones retry until they pass
@@ -36,6 +36,8 @@ _MAX_BACKOFF_S = 60.0
 # applied: done (terminal failures included, they are logged); transient: try the same work
 # again later; failed: an unexpected error, worth a few more attempts.
 Outcome = Literal["applied", "transient", "failed"]
+# The name this process holds the journal under (ChangeJournal.claim_consumer).
+CONSUMER = "snake-pipe watch --ingest"
 
 
 def apply_changes(
@@ -117,10 +119,30 @@ def run_ingest_loop(
     wake = wake or threading.Event()
     cursor = journal.compacted_upto()
     attempts = 0
+    standing_aside = False
     log.info("applying the journal %s to %s from #%d", journal.path, store.path, cursor)
     while not stop_event.is_set():
         wake.clear()  # before reading: an append after the read sets it again
         try:
+            other = journal.claim_consumer(CONSUMER)
+            if other is not None:
+                if not standing_aside:
+                    log.error("%s now consumes the journal; not applying changes while it "
+                              "does", other)  # fmt: skip
+                standing_aside = True
+                stop_event.wait(settings.watch.heartbeat_s)
+                continue
+            standing_aside = False
+            if journal.compacted_upto() > cursor:  # someone else dropped records unseen
+                log.warning("journal records after #%d were compacted by another consumer: "
+                            "rescanning every repository", cursor)  # fmt: skip
+                rescan = {
+                    r: RepoChanges(r, None, cursor, cursor, 0) for r in settings.repositories()
+                }
+                if apply_changes(settings, store, rescan) != "applied":
+                    stop_event.wait(5.0)
+                    continue
+                cursor = journal.compacted_upto()
             records = journal.read(cursor, batch_records)
             if not records:
                 wake.wait(settings.watch.heartbeat_s)

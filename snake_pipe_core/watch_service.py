@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .changes import Change, FileChange
 from .config import Settings
-from .errors import WatcherAlreadyRunning
+from .errors import JournalInUse, WatcherAlreadyRunning
 from .journal import ChangeJournal
 
 __all__ = ["WatcherAlreadyRunning", "run_watcher", "serve", "spawn_watcher", "watcher_lock"]
@@ -126,10 +126,10 @@ def run_watcher(
     with watcher_lock(journal.path):
         journal.watcher_started()
         log.info("watcher %d started; journal %s", os.getpid(), journal.path)
-        if on_ready is not None:
-            on_ready()
         backoff = 1.0
         try:
+            if on_ready is not None:
+                on_ready()
             while not stop_event.is_set():
                 try:
                     _record_changes(settings, journal, stop_event, on_append)
@@ -182,14 +182,21 @@ def serve(settings: Settings, stop_event: threading.Event, *, ingest: bool = Fal
     Raises:
         WatcherAlreadyRunning: another process watches for this journal.
     """
-    from .watch_ingest import run_ingest_loop
+    from .watch_ingest import CONSUMER, run_ingest_loop
 
     journal = ChangeJournal(settings.journal_path)
     wake = threading.Event()
     consumer: list[threading.Thread] = []
 
-    def start_consumer() -> None:
+    def start_consumer() -> None:  # once this process holds the one-watcher lock
         if ingest:
+            other = journal.claim_consumer(CONSUMER)
+            if other is not None:
+                raise JournalInUse(
+                    f"{other} applies the journal {journal.path}: run `snake-pipe watch` "
+                    "without --ingest (the Dagster sensor launches the runs), or turn the "
+                    "sensor off"
+                )
             t = threading.Thread(
                 target=run_ingest_loop,
                 args=(settings, journal, stop_event, wake),
@@ -208,4 +215,5 @@ def serve(settings: Settings, stop_event: threading.Event, *, ingest: bool = Fal
         wake.set()
         for t in consumer:
             t.join()  # the run in progress finishes: its batches are committed anyway
+        journal.release_consumer(CONSUMER)  # only if this process holds it
         journal.close()

@@ -66,6 +66,9 @@ __all__ = [
     "change_wait_seconds",
 ]
 
+# The name this sensor holds the journal under (ChangeJournal.claim_consumer).
+CONSUMER = "dagster:ast_change_sensor"
+
 CHANGE_SENSOR_NAME = "ast_change_sensor"
 CHANGE_INTERVAL_ENV = "SNAKE_PIPE_CHANGE_INTERVAL_S"
 DEFAULT_CHANGE_INTERVAL_S = 2
@@ -285,6 +288,12 @@ def ast_change_sensor(
     except SnakePipeError as e:
         raise dg.Failure(description=str(e)) from e
     with journal:
+        other = journal.claim_consumer(CONSUMER)
+        if other is not None:
+            return dg.SensorResult(
+                skip_reason=f"the journal {journal.path} is consumed by {other} (`snake-pipe "
+                "watch --ingest`?): stop it, or turn this sensor off; one consumer at a time"
+            )
         previous = ChangeCursor.loads(context.cursor)
         if context.cursor and previous is None:
             context.log.warning(f"unreadable cursor {context.cursor[:200]!r}: starting afresh")

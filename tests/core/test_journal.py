@@ -241,3 +241,30 @@ def test_committed_records_survive_the_writer_being_killed(tmp_path: Path) -> No
         assert [r.seq for r in records] == list(range(1, len(records) + 1))
         assert len(records) % 3 == 0  # the batch in flight is all there or not at all
         assert j.append(changed("r", "after.json")) == len(records) + 1
+
+
+@pytest.mark.unit
+def test_one_consumer_at_a_time(tmp_path: Path) -> None:
+    journal = ChangeJournal(tmp_path / "j.sqlite")
+    assert journal.claim_consumer("sensor") is None
+    assert journal.claim_consumer("sensor") is None  # renewing
+    other = journal.claim_consumer("watch --ingest")
+    assert other is not None and other.startswith("sensor (pid")
+    # a lease nobody renews goes stale
+    assert journal.claim_consumer("watch --ingest", stale_after_s=0.0) is None
+    assert journal.claim_consumer("sensor") is not None
+    journal.release_consumer("sensor")  # not the holder: nothing happens
+    assert journal.claim_consumer("sensor") is not None
+    journal.release_consumer("watch --ingest")
+    assert journal.claim_consumer("sensor") is None
+
+
+@pytest.mark.integration
+def test_a_consumer_that_died_leaves_its_lease(tmp_path: Path) -> None:
+    code = (
+        "import sys; from snake_pipe_core.journal import ChangeJournal; "
+        "assert ChangeJournal(sys.argv[1]).claim_consumer('watch --ingest') is None"
+    )
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "j.sqlite")], check=True)
+    # its process is gone: the lease is free at once, however fresh
+    assert ChangeJournal(tmp_path / "j.sqlite").claim_consumer("sensor") is None

@@ -758,3 +758,21 @@ def test_watch_without_repositories_is_a_usage_error(capsys: pytest.CaptureFixtu
 def _status(path: Path) -> object:
     with ChangeJournal(path) as j:
         return j.watcher_status()
+
+
+@pytest.mark.integration
+def test_watch_ingest_refuses_a_journal_another_consumer_applies(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    make_repo("one")
+    cfg = tmp_path / "sp.toml"
+    cfg.write_text('store = "s.duckdb"\nrepo_roots = ["repos"]\n')
+    ChangeJournal(tmp_path / "s.journal.sqlite").claim_consumer("dagster:ast_change_sensor")
+    out = subprocess.run(
+        [sys.executable, "-m", "snake_pipe_core.cli", "--config", str(cfg), "watch", "--ingest"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 4
+    assert "dagster:ast_change_sensor (pid" in out.stderr and "applies the journal" in out.stderr
