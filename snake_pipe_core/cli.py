@@ -7,7 +7,9 @@ already runs for this journal, or (``watch --ingest``) another consumer applies 
 
 import argparse
 import logging
+import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -267,12 +269,54 @@ def cmd_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _watch_status(settings: Settings, *, stop: bool, as_json: bool) -> int:
+    """``watch --status`` / ``watch --stop``: what the journal says of its watcher."""
+    from .journal import ChangeJournal
+
+    with ChangeJournal(settings.journal_path) as journal:
+        status = journal.watcher_status()
+        info: dict[str, Any] = {
+            "journal": str(journal.path),
+            "pending_records": journal.pending(),
+            "last_seq": journal.last_seq(),
+            "watcher": None,
+        }
+        if status is not None:
+            info["watcher"] = {"pid": status.pid, "host": status.host,
+                               "heartbeat_age_s": round(status.age(), 1),
+                               "stale": status.is_stale(settings.watch.stale_after_s)}  # fmt: skip
+    if stop:
+        if status is None or status.host != socket.gethostname():
+            print("snake-pipe: no watcher of this journal runs on this host", file=sys.stderr)
+            return EXIT_FAILED
+        try:
+            os.kill(status.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            print(f"snake-pipe: watcher {status.pid} is already gone", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"stopping watcher {status.pid} (SIGTERM)")
+        return EXIT_OK
+    if as_json:
+        print(orjson.dumps(info, option=orjson.OPT_INDENT_2).decode())
+    elif status is None:
+        print(f"no watcher runs; journal {info['journal']} holds {info['pending_records']} "
+              "record(s)")  # fmt: skip
+    else:
+        w = info["watcher"]
+        print(f"watcher pid {w['pid']} on {w['host']}, last heartbeat {w['heartbeat_age_s']} s "
+              f"ago{' (stale)' if w['stale'] else ''}; journal {info['journal']}: "
+              f"{info['pending_records']} record(s) pending, last #{info['last_seq']}")  # fmt: skip
+    return EXIT_OK
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     # Imported here: the watcher needs inotify (Linux); every other command works anywhere.
     from .errors import JournalInUse, WatcherAlreadyRunning
     from .watch_service import serve
 
     settings = _settings(args)
+    if args.status or args.stop:
+        return _watch_status(settings, stop=args.stop, as_json=args.json)
     repos = settings.repositories()
     if not repos:
         print("snake-pipe: no repository to watch: set repo_roots/repos in the configuration",
@@ -346,6 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "or .snake_pipe/store.duckdb); the journal lives beside it")  # fmt: skip
     p.add_argument("--ingest", action="store_true", help="also apply the changes to the store "
                    "(the developer fast path without Dagster)")  # fmt: skip
+    p.add_argument("--status", action="store_true", help="show the running watcher and the "
+                   "journal, then exit")  # fmt: skip
+    p.add_argument("--stop", action="store_true", help="stop the watcher running on this host "
+                   "(e.g. the one the Dagster sensor started)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="with --status: print JSON")
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("config", help="configuration")

@@ -3,6 +3,7 @@ it was blind, and — through ``snake-pipe watch --ingest`` — that the store e
 fresh full ingest of the same trees after every scenario of issue 4."""
 
 import errno
+import json
 import os
 import shutil
 import signal
@@ -776,3 +777,32 @@ def test_watch_ingest_refuses_a_journal_another_consumer_applies(
     )
     assert out.returncode == 4
     assert "dagster:ast_change_sensor (pid" in out.stderr and "applies the journal" in out.stderr
+
+
+@pytest.mark.integration
+def test_watch_status_and_stop(make_repo: MakeRepo, tmp_path: Path) -> None:
+    make_repo("one")
+    cfg = tmp_path / "sp.toml"
+    cfg.write_text('store = "s.duckdb"\nrepo_roots = ["repos"]\n')
+    cli = [sys.executable, "-m", "snake_pipe_core.cli", "--config", str(cfg), "watch"]
+    status = json.loads(subprocess.run([*cli, "--status", "--json"], capture_output=True,
+                                       text=True, check=True).stdout)  # fmt: skip
+    assert status["watcher"] is None
+    watcher = subprocess.Popen(cli, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            out = subprocess.run([*cli, "--status", "--json"], capture_output=True, text=True)
+            if json.loads(out.stdout)["watcher"]:
+                break
+            time.sleep(0.2)
+        info = json.loads(out.stdout)["watcher"]
+        assert info["pid"] == watcher.pid and not info["stale"]
+        stop = subprocess.run([*cli, "--stop"], capture_output=True, text=True, timeout=30)
+        assert stop.returncode == 0 and f"stopping watcher {watcher.pid}" in stop.stdout
+        assert watcher.wait(timeout=30) == 0  # a clean stop
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+    assert "no watcher runs" in subprocess.run([*cli, "--status"], capture_output=True,
+                                               text=True).stdout  # fmt: skip
