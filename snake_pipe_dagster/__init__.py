@@ -2,7 +2,9 @@
 
 The work is the engine's (:mod:`snake_pipe_core`); this package only adapts it to Dagster:
 one dynamic partition per repository, one asset step per ingest, checks on the store, a
-sensor that keeps the partitions in step with the configuration, and a nightly schedule.
+sensor that keeps the partitions in step with the configuration, a sensor that turns the
+file watcher's change journal into incremental runs, a nightly full re-analysis and an
+hourly reconciliation.
 ``snake_pipe_dagster.definitions.defs`` is the one ``Definitions`` object.
 """
 

@@ -25,8 +25,7 @@ It is stopped by default: turned on, it starts a long-lived watcher process on t
 (one that outlives ``dagster dev``, by design: a reload must not blind it), and it must be
 the journal's only consumer (not together with ``snake-pipe watch --ingest``). Turn it on in
 the UI (Automation), with ``hourly_reconciliation_schedule`` for what happens while nothing
-watches. Turning it off leaves the watcher running: stop it by the pid the sensor logged
-when it started it (also in ``<journal>.lock``).
+watches. Turning it off leaves the watcher running: ``snake-pipe watch --stop`` stops it.
 """
 
 import os
