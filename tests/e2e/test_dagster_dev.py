@@ -24,8 +24,8 @@ from tests.fixtures.asts import babel, clang, dumps, estree, python_envelope, tr
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
-N_REPOS = 10
-MODULES_PER_REPO = 400  # five files each
+N_REPOS = 8
+MODULES_PER_REPO = 1200  # five files each: runs of a few seconds, long enough to overlap
 ASSETS = ("ast_manifest", "validated_ast_files", "ast_metadata")
 ARTIFACTS = ROOT / "test-artifacts"
 BAD = {
@@ -36,7 +36,7 @@ BAD = {
 
 def repo_files(i: int) -> dict[str, bytes]:
     """A repository of every format, every file distinct (so each run really reads and
-    parses ~2,000 files, a few seconds of work), with two bad files in every third one."""
+    parses ~6,000 files, a few seconds of work), with two bad files in every third one."""
     files: dict[str, bytes] = {"package.json": b'{"name": "x"}'}
     for j in range(MODULES_PER_REPO):
         tag = i * 100_000 + j
@@ -208,10 +208,14 @@ def test_backfill_of_all_repositories_through_graphql(
     )
     assert partitions == sorted(site["repos"])
     peak = max_in_flight(runs)
+    first = min(r["startTime"] for r in runs)
     work_s = max(r["endTime"] for r in runs) - min(r["startTime"] for r in runs)
     report = {
         "repositories": N_REPOS,
         "files": sum(len(repo_files(i)) for i in range(N_REPOS)),
+        "run_windows_s": sorted(
+            (round(r["startTime"] - first, 1), round(r["endTime"] - first, 1)) for r in runs
+        ),
         "backfill_seconds_launch_to_completed": round(observed_s, 1),
         "backfill_seconds_daemon_recorded": round(
             (backfill["endTimestamp"] or 0) - backfill["timestamp"], 1
