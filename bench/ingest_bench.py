@@ -148,7 +148,7 @@ def _ingest_cmd(root: Path, store: Path, *extra: str) -> list[str]:
 def _fresh_store(work: Path) -> Path:
     store = work / "store.duckdb"
     for p in work.glob("store.duckdb*"):
-        p.unlink()
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
     return store
 
 

@@ -6,9 +6,12 @@ diff finds exactly the files whose batch never committed.
 
 import logging
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +53,52 @@ class Progress:
 ProgressFn = Callable[[Progress], None]
 
 
+class _Committer:
+    """Commits batches in order on a thread of its own, holding the store between batches
+    (:meth:`Store.hold`). DuckDB works without the GIL, so the walk and the handling of the
+    workers' results go on meanwhile; at most one batch waits, which keeps memory bounded.
+    An error is raised to the run at its next commit or at the end."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="snake-pipe-commit", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        with self.store.hold():
+            while True:
+                try:
+                    job = self.jobs.get(timeout=0.2)
+                except queue.Empty:
+                    self.store.yield_to_waiters()  # idle: do not keep others out
+                    continue
+                if job is None:
+                    return
+                if self.error is None:
+                    try:
+                        job()
+                    except BaseException as e:  # handed to the run's thread
+                        self.error = e
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._raise()
+        self.jobs.put(job)
+
+    def close(self) -> None:
+        """Wait for the batches already submitted (raising their error, if any)."""
+        if self.thread.is_alive():
+            self.jobs.put(None)
+            self.thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+
 @dataclass(slots=True)
 class _Commits:
     """Buffers results and commits them in batches, one transaction each."""
@@ -64,6 +113,7 @@ class _Commits:
     batches: int = 0
     last_commit: float = 0.0
     pending: Results = field(default_factory=Results)
+    committer: _Committer | None = None
 
     def add(self, results: Results) -> None:
         self.pending.extend(results)
@@ -92,16 +142,27 @@ class _Commits:
         batch, self.pending = self.pending, Results()
         self.done += batch.analysed
         self.batches += 1
-        self.store.commit_batch(
-            self.summary.repo,
-            self.summary.run_id,
-            batch,
-            batch_no=self.batches,
-            planned=self.planned,
-            done=self.done,
-            replace_metadata=self.replace_metadata,
+        if self.committer is None:
+            self.committer = _Committer(self.store)
+        self.committer.submit(
+            partial(
+                self.store.commit_batch,
+                self.summary.repo,
+                self.summary.run_id,
+                batch,
+                batch_no=self.batches,
+                planned=self.planned,
+                done=self.done,
+                replace_metadata=self.replace_metadata,
+            )
         )
         self.last_commit = time.monotonic()
+
+    def close(self) -> None:
+        """Commit what is pending and wait until every batch is in the store."""
+        self.commit()
+        if self.committer is not None:
+            self.committer.close()
 
 
 def _same_stat(entry: ScanEntry, prev: ManifestRow) -> bool:
@@ -292,12 +353,14 @@ def _ingest(
             known_hashes=store.known_hashes if not full else lambda _: KnownHashes(),
             tuning=tuning or BatchTuning(),
         )
-        for verdicts in executor.run(work()):
-            commits.add(verdicts)
-            commits.maybe_commit()
-            report()
-        walk_done = True
-        commits.commit()
+        try:
+            for verdicts in executor.run(work()):
+                commits.add(verdicts)
+                commits.maybe_commit()
+                report()
+            walk_done = True
+        finally:
+            commits.close()  # on an error too: what was analysed is committed, not lost
 
         # What the manifest still holds was not seen: deleted, unless its folder was unreadable.
         unreadable = [storage_path(d) for d in walk.unreadable_dirs]

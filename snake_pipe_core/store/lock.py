@@ -7,9 +7,12 @@ loop) and is released by the kernel if the holder dies, so a killed process neve
 store locked.
 
 Fairness: readers share the lock, so a steady stream of them could keep a writer out
-forever. Everyone therefore passes a turnstile first (``<store>.lock.gate``, held only for
-the moment it takes to get the store lock): a waiting writer holds the turnstile, so readers
-that come after it queue behind it instead of overtaking it.
+forever. Whoever has to wait therefore passes a turnstile first (``<store>.lock.gate``, held
+only until it gets the store lock): a waiting writer holds the turnstile, so readers that
+come after it queue behind it instead of overtaking it. Waiters also hold a shared lock on
+``<store>.lock.wait`` while they wait, which is how a process keeping one connection for a
+whole run (:meth:`Store.hold`) learns, with :func:`store_waiters`, that it should hand the
+store over.
 
 :func:`repo_lock` serialises ingests of one repository (``<store>.locks/<repo>.lock``), held
 for a whole run: two runs that read the same file at different moments could otherwise
@@ -26,7 +29,7 @@ from pathlib import Path
 
 from ..errors import StoreError, StoreLockTimeout
 
-__all__ = ["repo_lock", "store_lock"]
+__all__ = ["repo_lock", "store_lock", "store_waiters"]
 
 log = logging.getLogger(__name__)
 _POLL_S = 0.01
@@ -39,17 +42,51 @@ def store_lock(
     """Hold the store's lock. ``timeout=None`` waits as long as it takes."""
     deadline = None if timeout is None else time.monotonic() + timeout
     lock_path = store.with_name(store.name + ".lock")
-    with _flocked(store.with_name(store.name + ".lock.gate"), fcntl.LOCK_EX, deadline, "store"):
-        fd = _open(lock_path)
-        try:
-            _acquire(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, lock_path, deadline, "store")
-        except BaseException:
-            os.close(fd)
-            raise
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    fd = _open(lock_path)
+    try:
+        # A writer that finds the store free takes it at once. Anyone else says that it waits
+        # (a holder of a long connection then hands it back, see store_waiters) and queues at
+        # the turnstile — readers always, or they would overtake a waiting writer.
+        if shared or not _try(fd, mode):
+            with _flocked(_wait_path(store), fcntl.LOCK_SH, deadline, "store"):
+                with _flocked(_gate_path(store), fcntl.LOCK_EX, deadline, "store"):
+                    _acquire(fd, mode, lock_path, deadline, "store")
+    except BaseException:
+        os.close(fd)
+        raise
     try:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def store_waiters(store: Path) -> bool:
+    """True if another process (or thread) waits for the store's lock right now."""
+    fd = _open(_wait_path(store))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _try(fd: int, mode: int) -> bool:
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _gate_path(store: Path) -> Path:
+    return store.with_name(store.name + ".lock.gate")
+
+
+def _wait_path(store: Path) -> Path:
+    return store.with_name(store.name + ".lock.wait")
 
 
 @contextmanager

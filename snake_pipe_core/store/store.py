@@ -6,6 +6,7 @@ crash at any instant, the next run's diff finds exactly the files whose transact
 committed: nothing is lost, nothing is done twice.
 """
 
+import contextlib
 import logging
 import os
 import socket
@@ -25,7 +26,7 @@ from ..errors import StoreError, StoreSchemaError
 from ..hashes import KnownHashes
 from ..models import IngestSummary
 from ..results import MANIFEST_COLUMNS, METADATA_COLUMNS, Results
-from .lock import store_lock
+from .lock import store_lock, store_waiters
 from .schema import MIGRATIONS, SCHEMA_VERSION, VIEWS
 
 __all__ = ["ManifestRow", "RunStart", "Store", "utcnow"]
@@ -78,12 +79,55 @@ class Store:
     def __init__(self, path: str | Path, *, lock_timeout: float | None = None) -> None:
         self.path = Path(path).expanduser().resolve()
         self.lock_timeout = lock_timeout
+        self._local = threading.local()
 
     # -- connections ---------------------------------------------------------------------
 
     @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Keep one write connection for the calls this thread makes inside the block, for as
+        long as no other process waits for the store.
+
+        Opening and closing DuckDB for every batch checkpoints each time, rewriting the
+        table's last row group again and again: on a run of many small files that cost more
+        than the work. Inside ``hold()`` the connection (and the store lock) stays open
+        between batches; after each use, if another process waits (:func:`store_waiters`),
+        it is closed and the next use queues for the store like anyone else. Each batch is
+        still its own transaction, so a kill at any moment loses nothing."""
+        held = _Held(self)
+        self._local.held = held
+        try:
+            yield
+        finally:
+            self._local.held = None
+            held.release()
+
+    def yield_to_waiters(self) -> None:
+        """Inside :meth:`hold`, between uses: hand the store over if someone waits for it."""
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is not None and held.con is not None and store_waiters(self.path):
+            held.release()
+
+    @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short connection under the store lock (shared for readers)."""
+        """A short connection under the store lock (shared for readers); inside
+        :meth:`hold`, the held one."""
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is not None:
+            con = held.open()
+            try:
+                yield con
+            except BaseException:
+                held.release()  # an open transaction dies with the connection
+                raise
+            if store_waiters(self.path):
+                held.release()
+            return
+        with self._open(read_only=read_only) as con:
+            yield con
+
+    @contextmanager
+    def _open(self, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
         if read_only and not self.path.exists():
             raise StoreError(
                 f"no store at {self.path}: run `snake-pipe ingest` first, or pass --store"
@@ -355,6 +399,27 @@ class Store:
             )
             con.execute("COMMIT")
         return int(released)
+
+
+class _Held:
+    """The connection :meth:`Store.hold` keeps, opened on first use."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.lock: contextlib.ExitStack | None = None  # closes the connection, frees the lock
+
+    def open(self) -> duckdb.DuckDBPyConnection:
+        if self.con is None:
+            stack = contextlib.ExitStack()
+            self.con = stack.enter_context(self.store._open(read_only=False))
+            self.lock = stack
+        return self.con
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.con, lock, self.lock = None, self.lock, None
+            lock.close()
 
 
 def _load_manifest(
