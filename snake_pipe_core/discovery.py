@@ -37,10 +37,12 @@ def storage_path(path: str) -> str:
         return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+def _alternatives(patterns: tuple[str, ...]) -> str:
+    return "|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)
+
+
 def _compile(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
-    if not patterns:
-        return None
-    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+    return re.compile(_alternatives(patterns)) if patterns else None
 
 
 class _PatternSet:
@@ -88,12 +90,31 @@ class Rules:
             "excluded",
             (*settings.editor_temp, *settings.non_ast_json, *settings.exclude),
         )
+        # When every pattern looks at the name only, one match decides: an exclusion
+        # alternative first (``x``), else an include one (``i``), else not included.
+        self._decide: re.Pattern[str] | None = None
+        if not self._any_excluded.path_patterns and not self.include.path_patterns:
+            excluded = self._any_excluded.name_patterns
+            included = self.include.name_patterns
+            self._decide = re.compile(
+                "|".join(
+                    [f"(?P<x>{_alternatives(excluded)})"] * bool(excluded)
+                    + [f"(?P<i>{_alternatives(included)})"] * bool(included)
+                )
+                or "(?!)"
+            )
 
     def prune(self, name: str, rel: str) -> bool:
         return name in self.pruned or self.exclude_dirs.match(name, rel) is not None
 
     def exclusion(self, name: str, rel: str) -> str | None:
         """The rule excluding this file, or None if it is to be analysed."""
+        if self._decide is not None:
+            m = self._decide.match(name)
+            if m is None:
+                return "not-included"
+            if m.lastgroup == "i":
+                return None
         if self._any_excluded.matches(name, rel):
             for patterns in self.excluded:
                 rule = patterns.match(name, rel)
