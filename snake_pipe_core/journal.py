@@ -51,6 +51,7 @@ from types import TracebackType
 
 from .changes import Change, FileChange, JournalRecord
 from .errors import StoreError
+from .processes import pid_alive
 
 __all__ = ["ChangeJournal", "WatcherStatus"]
 
@@ -94,18 +95,6 @@ class WatcherStatus:
     def is_stale(self, max_age: float, now: float | None = None) -> bool:
         """True when the heartbeat is older than ``max_age`` seconds."""
         return self.age(now) > max_age
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _encode_path(path: str | None) -> str | bytes | None:
@@ -294,7 +283,7 @@ class ChangeJournal:
             holder = (held.get("consumer"), held.get("consumer_pid"), held.get("consumer_host"))
             if holder[0] is not None and holder != me:
                 fresh = now - float(held.get("consumer_at") or 0) < stale_after_s
-                gone = holder[2] == me[2] and not _alive(int(holder[1] or 0))
+                gone = holder[2] == me[2] and not pid_alive(int(holder[1] or 0))
                 if fresh and not gone:
                     return f"{holder[0]} (pid {holder[1]} on {holder[2]})"
             cur.executemany(

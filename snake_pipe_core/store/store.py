@@ -25,6 +25,7 @@ import pyarrow as pa
 from ..errors import StoreError, StoreSchemaError
 from ..hashes import KnownHashes
 from ..models import IngestSummary
+from ..processes import pid_alive
 from ..results import MANIFEST_COLUMNS, METADATA_COLUMNS, Results
 from .lock import store_lock, store_waiters
 from .schema import MIGRATIONS, SCHEMA_VERSION, VIEWS
@@ -228,7 +229,7 @@ class Store:
                 "SELECT run_id, pid FROM runs WHERE repo = ? AND status = 'running' AND host = ?",
                 [repo, host],
             ).fetchall()
-            dead = [run for run, pid in running if not _alive(pid)]
+            dead = [run for run, pid in running if not pid_alive(pid)]
             if dead:
                 con.execute(
                     "UPDATE runs SET status = 'interrupted', finished_at = ?, error = "
@@ -441,18 +442,6 @@ def _load_manifest(
         )
     paths, *cols = (t.column(i).to_pylist() for i in range(6))
     return dict(zip(paths, map(ManifestRow._make, zip(*cols, strict=True)), strict=True))
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True
 
 
 _META_COLUMN_LIST = ", ".join(METADATA_COLUMNS)
