@@ -6,7 +6,7 @@ validates and measures every file once and commits a file's manifest row togethe
 metadata or quarantine row in one transaction. So one ``multi_asset`` step runs
 ``ingest_repository`` and reports each asset from that one pass; it cannot be subset, because
 the store cannot hold a manifest without verdicts nor verdicts without a manifest
-(docs/dagster.md explains the choice).
+(docs/decisions.md explains the choice).
 """
 
 import time
