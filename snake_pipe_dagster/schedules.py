@@ -50,19 +50,11 @@ def hourly_reconciliation_schedule(
     """One run request per repository, with the job's default config (no paths: the whole
     repository). Run keys carry the hour, so a re-evaluated tick queues nothing twice."""
     hour = _execution_time(context).astimezone(UTC).strftime("%Y-%m-%dT%H")
-    repos = context.instance.get_dynamic_partitions(REPO_PARTITIONS_NAME)
-    if not repos:
-        yield dg.SkipReason(_NO_PARTITIONS)
-        return
-    for repo in repos:
-        yield dg.RunRequest(
-            run_key=f"reconcile-{hour}-{repo}",
-            partition_key=repo,
-            tags={
-                PRIORITY_TAG: str(RECONCILIATION_PRIORITY),
-                "snake_pipe/trigger": "reconciliation",
-            },
-        )
+    yield from _per_repository(
+        context,
+        f"reconcile-{hour}",
+        {PRIORITY_TAG: str(RECONCILIATION_PRIORITY), "snake_pipe/trigger": "reconciliation"},
+    )
 
 
 @dg.schedule(
@@ -79,14 +71,17 @@ def nightly_full_reanalysis_schedule(
 ) -> Iterator[dg.RunRequest | dg.SkipReason]:
     """One run request per repository. Run keys carry the date, so a re-evaluated tick never
     queues a repository twice in one night, and the next night queues it again."""
-    day = _execution_time(context).strftime("%Y-%m-%d")
+    day = _execution_time(context).astimezone(UTC).strftime("%Y-%m-%d")
+    yield from _per_repository(context, f"full-{day}", {PRIORITY_TAG: str(FULL_PRIORITY)})
+
+
+def _per_repository(
+    context: dg.ScheduleEvaluationContext, run_key_prefix: str, tags: dict[str, str]
+) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    """One run request per repository partition, run key ``<prefix>-<repo>``."""
     repos = context.instance.get_dynamic_partitions(REPO_PARTITIONS_NAME)
     if not repos:
         yield dg.SkipReason(_NO_PARTITIONS)
         return
     for repo in repos:
-        yield dg.RunRequest(
-            run_key=f"full-{day}-{repo}",
-            partition_key=repo,
-            tags={PRIORITY_TAG: str(FULL_PRIORITY)},
-        )
+        yield dg.RunRequest(run_key=f"{run_key_prefix}-{repo}", partition_key=repo, tags=dict(tags))
