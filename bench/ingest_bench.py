@@ -43,11 +43,9 @@ PROJECT = Path(__file__).resolve().parent.parent
 BENCH_OUT = PROJECT / "bench" / "out"
 PY = sys.executable
 
-# The bare reference and the naive loop, as scripts run in their own processes.
-_BARE = r"""
-import os, sys, orjson
-from concurrent.futures import ProcessPoolExecutor
-
+# The bare reference and the naive loop, as scripts run in their own processes; both count
+# nodes with the same iterative walk.
+_COUNT = r"""
 def count(doc):
     n, stack = 0, [doc]
     while stack:
@@ -58,7 +56,15 @@ def count(doc):
         elif type(o) is list:
             stack.extend(o)
     return n
+"""
 
+_BARE = (
+    r"""
+import os, sys, orjson
+from concurrent.futures import ProcessPoolExecutor
+"""
+    + _COUNT
+    + r"""
 def work(paths):
     total = 0
     for p in paths:
@@ -88,21 +94,14 @@ if __name__ == "__main__":
     with ProcessPoolExecutor(workers) as pool:
         print(sum(pool.map(work, chunks)))
 """
+)
 
-_NAIVE = r"""
+_NAIVE = (
+    r"""
 import json, os, sys
-
-def count(doc):
-    n, stack = 0, [doc]
-    while stack:
-        o = stack.pop()
-        if type(o) is dict:
-            n += 1
-            stack.extend(o.values())
-        elif type(o) is list:
-            stack.extend(o)
-    return n
-
+"""
+    + _COUNT
+    + r"""
 total = 0
 for dirpath, _, names in os.walk(sys.argv[1]):
     for name in names:
@@ -114,6 +113,7 @@ for dirpath, _, names in os.walk(sys.argv[1]):
                     pass
 print(total)
 """
+)
 
 _STAT_WALK = r"""
 import os, sys
