@@ -159,3 +159,32 @@ def test_runs_of_one_repository_take_turns(make_repo: MakeRepo, tmp_path: Path) 
     out, err = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, err
     assert json.loads(out)["extracted"] > 0
+
+
+def test_a_held_connection_is_handed_to_a_waiting_process(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    """Store.hold keeps the store between uses only while nobody waits: a reader in another
+    process announces itself, and the holder hands the store over at its next use."""
+    target = Store(tmp_path / "held.duckdb")
+    ingest_repository(make_repo("r", corpus(20)), store=target, settings=load_settings(env={}))
+    code = (
+        "import sys; from snake_pipe_core import Store; "
+        "print(Store(sys.argv[1]).query('SELECT count(*) FROM ast_files')[0][0])"
+    )
+    with target.hold():
+        with target.connect() as con:  # now held, with the store's lock
+            con.execute("SELECT 1")
+        reader = subprocess.Popen(
+            [sys.executable, "-c", code, str(target.path)], stdout=subprocess.PIPE, text=True
+        )
+        time.sleep(1.0)
+        assert reader.poll() is None  # it waits while the connection is held and idle
+        deadline = time.monotonic() + 30
+        while reader.poll() is None and time.monotonic() < deadline:
+            target.yield_to_waiters()  # what the committer does when idle
+            time.sleep(0.05)
+        out, _ = reader.communicate(timeout=30)
+        assert reader.returncode == 0 and int(out) == 20
+        with target.connect() as con:  # and the holder takes it back when it needs it
+            assert con.execute("SELECT count(*) FROM ast_files").fetchall() == [(20,)]
