@@ -3,6 +3,10 @@
 Reading, hashing, parsing and walking a file is the cost of the whole system, so each file is
 touched once and the result is a verdict — ``extracted`` with metadata, or ``quarantined``
 with a reason code and a detail. A bad file is data, never an exception.
+
+The native scanner (:mod:`.native`) validates and measures a document in one pass over its
+bytes; whatever it is not sure of — every bad file included — goes through the Python path
+(``orjson`` or our own parsers, then the format's walk), which stays the reference.
 """
 
 import errno
@@ -15,17 +19,18 @@ from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .formats import (
+from ..formats import (
     FormatProblem,
     FormatRegistry,
     GenericFormat,
     looks_like_envelope,
     open_envelope,
 )
-from .hashes import KnownHashes
+from ..hashes import KnownHashes
+from ..languages import normalise_language
+from ..models import AstMetadata, FileVerdict, Reason
 from .jsonload import JsonProblem, parse_json
-from .languages import normalise_language
-from .models import AstMetadata, FileVerdict, Reason
+from .native import NativeScanner
 
 __all__ = ["AnalysisSettings", "Analyzer", "FileRead", "WorkItem"]
 
@@ -42,6 +47,8 @@ class AnalysisSettings:
     generic_formats: tuple[dict[str, Any], ...] = ()
     # False for a full re-analysis: parse even when the content was analysed before.
     reuse: bool = True
+    # False: the pure-Python path only (the reference), even where the native scanner is built.
+    native: bool = True
 
 
 class WorkItem(NamedTuple):
@@ -88,6 +95,11 @@ class Analyzer:
         ]
         self.registry = FormatRegistry.default(extra)
         self.known_hashes = known_hashes
+        self.native = (
+            NativeScanner.for_registry(self.registry, settings.max_depth)
+            if settings.native
+            else None
+        )
 
     def analyze_file(self, root: str, item: WorkItem) -> FileVerdict:
         """Analyse one file under ``root``; never raises for a bad file."""
@@ -158,6 +170,10 @@ class Analyzer:
                 gc.enable()
 
     def _analyze(self, data: bytes, path: str, size: int, mtime: int, digest: str) -> FileVerdict:
+        if self.native is not None:
+            verdict = self.native.analyze(data, path, size, mtime, digest)
+            if verdict is not None:
+                return verdict
         try:
             doc = parse_json(data, max_depth=self.settings.max_depth)
         except JsonProblem as p:

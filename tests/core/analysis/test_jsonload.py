@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from snake_pipe_core.jsonload import JsonProblem, loads_iterative, parse_json
+from snake_pipe_core.analysis.jsonload import JsonProblem, loads_iterative, parse_json
 from snake_pipe_core.models import Reason
 from tests.fixtures.asts import deep_tree_sitter_text
 

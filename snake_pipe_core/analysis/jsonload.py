@@ -20,7 +20,7 @@ from typing import Any, cast
 
 import orjson
 
-from .models import Reason
+from ..models import Reason
 
 __all__ = ["JsonProblem", "loads_iterative", "parse_json"]
 
