@@ -29,7 +29,15 @@ _UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 _ORJSON_MAX_DEPTH = 1024
 _WS = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
-_LITERALS = {"t": ("true", True), "f": ("false", False), "n": ("null", None)}
+# NaN, Infinity and -Infinity are not JSON, but Python's json writes and reads them; accepted
+# on every path (docs/decisions.md), so a document's verdict does not depend on its depth.
+_LITERALS = {
+    "t": ("true", True),
+    "f": ("false", False),
+    "n": ("null", None),
+    "N": ("NaN", float("nan")),
+    "I": ("Infinity", float("inf")),
+}
 
 
 class JsonProblem(Exception):
@@ -143,7 +151,8 @@ def _raise_encoding(data: bytes) -> None:
 def loads_iterative(text: str, *, max_depth: int) -> Any:  # noqa: C901 - one state machine
     """Parse JSON without recursion, for documents nested deeper than C parsers allow.
 
-    Accepts what Python's ``json`` accepts (lone surrogate escapes included) and raises
+    Accepts what Python's ``json`` accepts (lone surrogate escapes, NaN and Infinity included)
+    and raises
     :class:`JsonProblem` with ``too_deep`` beyond ``max_depth`` nesting levels.
     """
     containers: list[Any] = []
@@ -201,6 +210,9 @@ def loads_iterative(text: str, *, max_depth: int) -> Any:  # noqa: C901 - one st
             if not text.startswith(word, pos):
                 raise fail("Expecting value", pos)
             pos += len(word)
+        elif text.startswith("-Infinity", pos):
+            value = float("-inf")
+            pos += 9
         else:
             m = _NUMBER.match(text, pos)
             if m is None:

@@ -104,10 +104,11 @@ def test_non_utf8_detail_names_the_byte_and_position() -> None:
         " 12 ",
         "[[[]],[{}],-0.0,1E+2]",
         '{"k": "\\ud800"}',
+        "[NaN, Infinity, -Infinity, -1]",
     ],
 )
 def test_iterative_parser_agrees_with_json(text: str) -> None:
-    assert loads_iterative(text, max_depth=100) == json.loads(text)
+    assert repr(loads_iterative(text, max_depth=100)) == repr(json.loads(text))
 
 
 @pytest.mark.parametrize("text", ["[1,]", "{'a':1}", "[1 2]", "tru", '{"a" 1}', "[", "01"])
@@ -117,3 +118,12 @@ def test_iterative_parser_rejects_what_json_rejects(text: str) -> None:
     with pytest.raises(JsonProblem) as info:
         loads_iterative(text, max_depth=100)
     assert info.value.reason is Reason.INVALID_JSON
+
+
+def test_nan_and_infinity_are_accepted_at_any_depth() -> None:
+    """Python's json writes them; shallow and deep documents get the same verdict."""
+    for depth in (3, 3000):
+        data = b"[" * depth + b"NaN, Infinity, -Infinity" + b"]" * depth
+        assert parse_json(data, max_depth=LIMIT) is not None
+    text = "[" * 3000 + "NaN" + "]" * 3000
+    assert loads_iterative(text, max_depth=LIMIT) is not None
