@@ -1,0 +1,247 @@
+"""Scanner benchmarks: the native path against the physical limit, and the hash per file.
+
+Figures and ratios against baselines measured in the same run (contenders interleaved, medians,
+page cache warmed); nothing is asserted. See also :mod:`bench.ingest_bench`.
+
+``throughput``  full ingest (``snake-pipe ingest``, native scanner) against DuckDB's C++
+                ``json_valid`` over the same files (``read_text``, same number of threads), and
+                the baselines of ``ingest_bench``: the same ingest on the pure-Python path
+                (``SNAKE_PIPE_SCANNER=off``), the *bare reference* (read + ``orjson.loads`` + an
+                iterative node count in as many processes) and the *naive loop* (one process,
+                ``json``).
+``analysis``    one process, files already in memory: the native scanner (validate + measure +
+                metadata) against the Python path (``orjson``/our parsers + the format's walk)
+                and ``orjson.loads`` alone, in MB/s.
+``hash``        sha256 (OpenSSL, as stored) against BLAKE3 (the ``blake3`` package, if
+                installed), single-threaded, over the same files: MB/s and µs per 4 KB file.
+
+Usage::
+
+    python -m bench.scan_bench throughput --files 3000
+    python -m bench.scan_bench throughput --files 100000 --profile small
+    python -m bench.scan_bench analysis --files 2000
+    python -m bench.scan_bench hash --files 2000
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench.ingest_bench import (
+    _BARE,
+    _NAIVE,
+    BENCH_OUT,
+    PROJECT,
+    PY,
+    Measured,
+    _corpus,
+    _fresh_store,
+    _ingest_cmd,
+    _measure,
+    _script,
+)
+
+__all__ = ["main"]
+
+# DuckDB's JSON validator over every file, as a scan of the same bytes: read_text reads each
+# file whole, json_valid parses it with yyjson. The physical limit the issue measures against.
+_DUCKDB = r"""
+import sys, duckdb
+con = duckdb.connect()
+con.execute(f"SET threads = {int(sys.argv[2])}")
+n = con.execute(
+    "SELECT count(*) FILTER (WHERE json_valid(content)) FROM read_text(?)",
+    [sys.argv[1] + "/**/*.json"],
+).fetchone()[0]
+print(n)
+"""
+
+
+def _files(root: Path) -> list[bytes]:
+    return [p.read_bytes() for p in sorted(root.rglob("*.json"))]
+
+
+def bench_throughput(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    root, files, size = _corpus(args, work)
+    w = str(args.workers)
+    python_env = {**os.environ, "SNAKE_PIPE_SCANNER": "off"}
+    contenders: dict[str, tuple[Callable[[], list[str]], dict[str, str] | None]] = {
+        "snake-pipe": (lambda: _ingest_cmd(root, _fresh_store(work), "--workers", w), None),
+        "snake-pipe-python": (
+            lambda: _ingest_cmd(root, _fresh_store(work), "--workers", w),
+            python_env,
+        ),
+        "duckdb-json_valid": (lambda: _script(_DUCKDB, str(root), w), None),
+        "bare": (lambda: _script(_BARE, str(root), w), None),
+        "naive": (lambda: _script(_NAIVE, str(root)), None),
+    }
+    if args.skip:
+        for name in args.skip.split(","):
+            contenders.pop(name, None)
+    runs: dict[str, list[Measured]] = {k: [] for k in contenders}
+    for _ in range(args.repeat):  # interleaved, so drift on a shared machine hits all alike
+        for name, (cmd, env) in contenders.items():
+            runs[name].append(_measure_env(cmd(), env))
+    wall = {k: statistics.median(m.seconds for m in v) for k, v in runs.items()}
+    cpu = {k: statistics.median(m.cpu_seconds for m in v) for k, v in runs.items()}
+    sp = wall["snake-pipe"]
+    result: dict[str, object] = {
+        "files": files,
+        "mb": round(size / 1e6, 1),
+        "avg_kb": round(size / files / 1e3, 1),
+        "workers": args.workers,
+        "seconds": {k: [round(m.seconds, 3) for m in v] for k, v in runs.items()},
+        "cpu_seconds": {k: [round(m.cpu_seconds, 2) for m in v] for k, v in runs.items()},
+        "median_seconds": {k: round(v, 3) for k, v in wall.items()},
+        "ingest_over_duckdb": round(sp / wall["duckdb-json_valid"], 3)
+        if "duckdb-json_valid" in wall
+        else None,
+        "ratio_vs_bare": round(wall["bare"] / sp, 3) if "bare" in wall else None,
+        "ratio_vs_naive": round(wall["naive"] / sp, 3) if "naive" in wall else None,
+        "ratio_vs_python_path": round(wall["snake-pipe-python"] / sp, 3)
+        if "snake-pipe-python" in wall
+        else None,
+    }
+    print(
+        f"throughput on {files} files ({size / 1e6:.0f} MB, avg {size / files / 1e3:.1f} KB), "
+        f"{args.workers} workers/threads, median of {args.repeat} (wall, CPU of all processes):"
+    )
+    for k in contenders:
+        print(
+            f"  {k:<20} {wall[k]:7.2f} s  {files / wall[k] * 60:>10,.0f} files/min  "
+            f"cpu {cpu[k]:6.1f} s"
+        )
+    for key in ("ingest_over_duckdb", "ratio_vs_bare", "ratio_vs_naive", "ratio_vs_python_path"):
+        if result[key] is not None:
+            print(f"  {key:<22} {result[key]:.2f}x")
+    return result
+
+
+def _measure_env(cmd: list[str], env: dict[str, str] | None) -> Measured:
+    if env is None:
+        return _measure(cmd)
+    old = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        return _measure(cmd)
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def _best(f: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def bench_analysis(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    import orjson
+
+    from snake_pipe_core.analysis import AnalysisSettings, Analyzer
+
+    root, files, size = _corpus(args, work)
+    docs = _files(root)
+    native = Analyzer(AnalysisSettings())
+    python = Analyzer(AnalysisSettings(native=False))
+    if native.native is None:
+        raise SystemExit("the native scanner is not built")
+
+    def run(a: Analyzer) -> Callable[[], None]:
+        def go() -> None:
+            for d in docs:
+                a.analyze_bytes(d, path="x.json", size=len(d), mtime_ns=0, digest="h")
+
+        return go
+
+    def loads() -> None:
+        for d in docs:
+            try:
+                orjson.loads(d)
+            except orjson.JSONDecodeError:
+                pass
+
+    timings = {
+        "native": _best(run(native), args.repeat),
+        "python": _best(run(python), args.repeat),
+        "orjson.loads": _best(loads, args.repeat),
+    }
+    print(f"analysis in one process, {files} files, {size / 1e6:.0f} MB, median of {args.repeat}:")
+    for k, v in timings.items():
+        print(f"  {k:<14} {v:7.3f} s  {size / v / 1e6:8.0f} MB/s  {v / files * 1e6:8.1f} µs/file")
+    print(f"  native is {timings['python'] / timings['native']:.1f}x the Python path")
+    return {"files": files, "mb": round(size / 1e6, 1), "seconds": timings}
+
+
+def bench_hash(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    root, files, size = _corpus(args, work)
+    docs = _files(root)
+    small = [d[:4096].ljust(4096, b" ") for d in docs]
+    hashers: dict[str, Callable[[bytes], bytes]] = {"sha256": lambda b: hashlib.sha256(b).digest()}
+    try:
+        import blake3
+
+        hashers["blake3"] = lambda b: blake3.blake3(b).digest()
+        hashers["blake3-4-threads"] = lambda b: blake3.blake3(b, max_threads=4).digest()
+    except ImportError:
+        print("(blake3 is not installed: pip install blake3 to compare)")
+    out: dict[str, object] = {"files": files, "mb": round(size / 1e6, 1)}
+    print(f"hashing, one thread, {files} files ({size / 1e6:.0f} MB), median of {args.repeat}:")
+    for name, h in hashers.items():
+        big = _best(lambda h=h: [h(d) for d in docs], args.repeat)
+        tiny = _best(lambda h=h: [h(d) for d in small], args.repeat)
+        out[name] = {"mb_per_s": round(size / big / 1e6), "us_per_4kb": tiny / len(small) * 1e6}
+        print(
+            f"  {name:<18} {size / big / 1e6:7.0f} MB/s   {tiny / len(small) * 1e6:6.2f} µs per "
+            f"4 KB file"
+        )
+    return out
+
+
+BENCHES = {"throughput": bench_throughput, "analysis": bench_analysis, "hash": bench_hash}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.scan_bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("bench", choices=sorted(BENCHES))
+    parser.add_argument("--files", type=int, default=3_000)
+    parser.add_argument("--profile", default="realistic", choices=["realistic", "small", "large"])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip", default="", help="contenders to leave out, comma-separated")
+    parser.add_argument("--work", type=Path, help="folder for the corpus and stores (kept)")
+    parser.add_argument("--corpus", type=Path, help="an existing repository instead of a new one")
+    args = parser.parse_args(argv)
+    work = args.work or Path(tempfile.mkdtemp(prefix="snake-scan-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        result = BENCHES[args.bench](args, work)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    BENCH_OUT.mkdir(parents=True, exist_ok=True)
+    out = BENCH_OUT / f"scan-{args.bench}-{result.get('files', args.files)}-{args.profile}.json"
+    out.write_text(json.dumps({"bench": args.bench, "python": PY, **result}, indent=2) + "\n")
+    print(f"(written to {out.relative_to(PROJECT)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
