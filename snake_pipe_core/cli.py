@@ -1,4 +1,4 @@
-"""The ``snake-pipe`` command: ingest, status, quarantine, config and watch.
+"""The ``snake-pipe`` command: ingest, status, sql, quarantine, store, config and watch.
 
 Exit codes: 0 the work completed (quarantined files included), 1 a repository failed,
 2 a usage or configuration error, 3 the store cannot be used, 4 (``watch``) another watcher
@@ -66,7 +66,8 @@ class ProgressBar:
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(
         args.config,
-        store=Path(args.store) if getattr(args, "store", None) else None,
+        store=getattr(args, "store", None) or None,
+        store_data=getattr(args, "store_data", None) or None,
         workers=getattr(args, "workers", None),
     )
 
@@ -116,7 +117,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_USAGE
-    store = Store(settings.store)
+    store = Store(settings.store_location)
     bar = ProgressBar()
     summaries: list[dict[str, Any]] = []
     failures: list[dict[str, str]] = []
@@ -149,7 +150,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(
             f"total: {agg['discovered']} files in {len(summaries)} repositories → "
             f"{agg['extracted']} extracted, {agg['quarantined']} quarantined, "
-            f"{agg['excluded']} excluded, {agg['deleted']} deleted; store {store.path}"
+            f"{agg['excluded']} excluded, {agg['deleted']} deleted; store {store.describe()}"
         )
     return EXIT_FAILED if failures else EXIT_OK
 
@@ -173,7 +174,7 @@ def _emit(args: argparse.Namespace, rows: list[dict[str, Any]], columns: Sequenc
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    store = Store(_settings(args).store)
+    store = Store(_settings(args).store_location)
     where, params = ("WHERE repo = ?", [args.repo]) if args.repo else ("", [])
     rows = store.query_dicts(
         f"""
@@ -196,7 +197,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    store = Store(settings.store)
+    store = Store(settings.store_location)
     if args.action == "list":
         clauses, params = [], []
         if args.repo:
@@ -260,6 +261,84 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(f"retried {summary.analysed} file(s) of {repo}: {summary.extracted} extracted, "
           f"{summary.quarantined} still quarantined")  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """``snake-pipe sql QUERY``: plain SQL on the store (read-only), now or as of a run."""
+    import csv
+
+    import duckdb
+
+    from .store import connect_readonly
+
+    con = connect_readonly(_settings(args).store_location, at_run=args.at)
+    try:
+        try:
+            rel = con.sql(args.query)
+        except duckdb.Error as e:
+            print(f"snake-pipe: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        if rel is None:
+            return EXIT_OK
+        if args.json or args.csv:
+            columns = rel.columns
+            rows = rel.fetchall()
+            if args.json:
+                data = [dict(zip(columns, row, strict=True)) for row in rows]
+                print(orjson.dumps(data, default=str, option=orjson.OPT_INDENT_2).decode())
+            else:
+                writer = csv.writer(sys.stdout, lineterminator="\n")
+                writer.writerow(columns)
+                writer.writerows(rows)
+        else:
+            rel.show(max_width=10_000, max_rows=args.max_rows)
+    finally:
+        con.close()
+    return EXIT_OK
+
+
+def cmd_store(args: argparse.Namespace) -> int:
+    """``snake-pipe store info|maintain|migrate``."""
+    from .store import maintain
+    from .store.legacy import migrate_legacy
+    from .store.maintenance import table_files
+
+    settings = _settings(args)
+    store = Store(settings.store_location)
+    if args.action == "maintain":
+        report = maintain(store, keep_snapshots_days=settings.maintenance.keep_snapshots_days)
+        if args.json:
+            print(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
+        else:
+            d = report.as_dict()
+            print(f"maintained {store.describe()}: {d['files_before']} → {d['files_after']} data "
+                  f"files, {d['inlined_rows_flushed']} inlined rows written to Parquet, "
+                  f"{d['snapshots_before']} → {d['snapshots_after']} snapshots, "
+                  f"{d['deleted_files']} files deleted in {d['seconds']:.1f} s")  # fmt: skip
+        return EXIT_OK
+    if args.action == "migrate":
+        migrated = migrate_legacy(store, Path(args.source) if args.source else None)
+        kept = f"; the 0.1 file is kept as {migrated.backup}" if migrated.backup else ""
+        print(f"migrated {migrated.source} into {store.describe()}: {migrated.files} files, "
+              f"{migrated.analyses} analysed contents, {migrated.runs} runs{kept}")  # fmt: skip
+        return EXIT_OK
+    location = store.location
+    with store.connect(read_only=True) as con:
+        files = table_files(con)
+    info = {
+        "store": location.describe(),
+        "catalog": location.uri if location.embedded else location.describe(),
+        "data_path": location.data_path,
+        "snapshot": store.current_snapshot(),
+        "data_files": sum(files.values()),
+        "attach": location.attach_sql(),
+    }
+    if args.json:
+        print(orjson.dumps(info, option=orjson.OPT_INDENT_2).decode())
+    else:
+        for key, value in info.items():
+            print(f"{key:>10}: {value}")
     return EXIT_OK
 
 
@@ -332,7 +411,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    what = f"; applying changes to {settings.store}" if args.ingest else ""
+    what = f"; applying changes to {settings.store_location.describe()}" if args.ingest else ""
     print(f"snake-pipe: watching {len(repos)} repositories; journal {settings.journal_path}"
           f"{what} (Ctrl-C stops)", file=sys.stderr)  # fmt: skip
     try:
@@ -349,16 +428,22 @@ def cmd_watch(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snake-pipe",
-        description="Discover, validate and extract AST JSON trees into a DuckDB store.",
+        description="Discover, validate and extract AST JSON trees into a DuckLake store.",
     )
     parser.add_argument("--config", help="TOML configuration (default: $SNAKE_PIPE_CONFIG "
                         "or ./snake_pipe.toml)")  # fmt: skip
     parser.add_argument("-v", "--verbose", action="count", default=0)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def store_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--store", help="the store: a folder, or a DuckLake catalog "
+                       "(ducklake:postgres:…); default $SNAKE_PIPE_STORE, the configuration, "
+                       "or .snake_pipe/store")  # fmt: skip
+        p.add_argument("--store-data", help="where a new catalog's Parquet files go "
+                       "(default $SNAKE_PIPE_STORE_DATA or the configuration)")  # fmt: skip
+
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--store", help="DuckDB file (default: $SNAKE_PIPE_STORE, the "
-                       "configuration, or .snake_pipe/store.duckdb)")  # fmt: skip
+        store_options(p)
         p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("ingest", help="ingest repositories (each PATH is one repository)")
@@ -375,6 +460,27 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=cmd_status)
 
+    p = sub.add_parser("sql", help="run SQL on the store (read-only; views ast_files, "
+                       "extracted_files, quarantined_files, runs…)")  # fmt: skip
+    p.add_argument("query", help="the SQL, e.g. \"SELECT language, count(*) FROM "
+                   "extracted_files GROUP BY 1\"")  # fmt: skip
+    store_options(p)
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the rows as JSON")
+    fmt.add_argument("--csv", action="store_true", help="print the rows as CSV")
+    p.add_argument("--at", metavar="RUN_ID", help="answer as the store stood when this run "
+                   "finished (a prefix of the run id is enough)")  # fmt: skip
+    p.add_argument("--max-rows", type=int, default=100, help="rows shown in the table view")
+    p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("store", help="the store: where it is (info), maintenance (maintain), "
+                       "import of a snake-pipe 0.1 store (migrate)")  # fmt: skip
+    p.add_argument("action", choices=["info", "maintain", "migrate"])
+    p.add_argument("--from", dest="source", metavar="PATH", help="migrate: the 0.1 store "
+                   "(a DuckDB file, or its EXPORT DATABASE folder)")  # fmt: skip
+    common(p)
+    p.set_defaults(func=cmd_store)
+
     p = sub.add_parser("quarantine", help="list, show, retry or release quarantined files")
     p.add_argument("action", choices=["list", "show", "retry", "release"])
     p.add_argument("paths", nargs="*", metavar="PATH")
@@ -386,8 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("watch", help="watch the repositories and record changes in the journal "
                        "until stopped (SIGINT/SIGTERM)")  # fmt: skip
-    p.add_argument("--store", help="DuckDB file (default: $SNAKE_PIPE_STORE, the configuration, "
-                   "or .snake_pipe/store.duckdb); the journal lives beside it")  # fmt: skip
+    store_options(p)
     p.add_argument("--ingest", action="store_true", help="also apply the changes to the store "
                    "(the developer fast path without Dagster)")  # fmt: skip
     p.add_argument("--status", action="store_true", help="show the running watcher and the "

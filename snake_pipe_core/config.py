@@ -1,13 +1,15 @@
 """Settings: one TOML file shared by the CLI and Dagster, environment overrides, defaults.
 
 Precedence, highest first: explicit arguments (CLI flags, Dagster config), environment
-variables (``SNAKE_PIPE_STORE``, ``SNAKE_PIPE_WORKERS``), the TOML file named by
-``SNAKE_PIPE_CONFIG`` (default ``./snake_pipe.toml`` when present), built-in defaults.
-Relative paths in the file are relative to the file's folder.
+variables (``SNAKE_PIPE_STORE``, ``SNAKE_PIPE_STORE_DATA``, ``SNAKE_PIPE_WORKERS``), the
+TOML file named by ``SNAKE_PIPE_CONFIG`` (default ``./snake_pipe.toml`` when present), built-in
+defaults. Relative paths in the file are relative to the file's folder.
 
 Example::
 
-    store = ".snake_pipe/store.duckdb"
+    store = ".snake_pipe/store"          # a folder (the embedded DuckLake store), or a catalog:
+    # store = "ducklake:postgres:dbname=snake host=db.internal"
+    # store_data = "/shared/snake/data/"  # where a new catalog's Parquet files go
     repo_roots = ["demo/repos"]          # each immediate subfolder is one repository
     workers = 2
 
@@ -30,7 +32,7 @@ Example::
     children_key = "children"
 
     [watch]                              # `snake-pipe watch` and the change journal
-    journal = ".snake_pipe/store.journal.sqlite"   # default: beside the store
+    journal = ".snake_pipe/store/journal.sqlite"   # default: in the store's folder
     settle_s = 0.2                       # quiet time before a burst of changes is recorded
 """
 
@@ -38,11 +40,14 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .store.location import StoreLocation
 
 __all__ = [
     "CONFIG_ENV",
@@ -50,6 +55,7 @@ __all__ = [
     "DiscoverySettings",
     "GenericFormatSettings",
     "LimitSettings",
+    "MaintenanceSettings",
     "RepoSettings",
     "Settings",
     "WatchSettings",
@@ -59,7 +65,7 @@ __all__ = [
 
 CONFIG_ENV = "SNAKE_PIPE_CONFIG"
 DEFAULT_CONFIG_NAME = "snake_pipe.toml"
-DEFAULT_STORE = ".snake_pipe/store.duckdb"
+DEFAULT_STORE = ".snake_pipe/store"
 MAX_DEPTH_BOUND = 1_000_000
 
 EDITOR_TEMP_PATTERNS = (
@@ -141,7 +147,7 @@ class WatchSettings(_Model):
     while a reader (the Dagster sensor or ``watch --ingest``) consumes, in other processes.
     """
 
-    journal: Path | None = None  # default: <store folder>/<store stem>.journal.sqlite
+    journal: Path | None = None  # default: <store folder>/journal.sqlite
     # A burst is recorded settle_s after its last event, and at least every max_delay_s.
     settle_s: float = Field(default=0.2, gt=0, le=60)
     max_delay_s: float = Field(default=1.0, gt=0, le=600)
@@ -157,10 +163,23 @@ class WatchSettings(_Model):
     self_check_timeout_s: float = Field(default=10.0, gt=0)
 
 
+class MaintenanceSettings(_Model):
+    """Store maintenance (``snake-pipe store maintain``, the nightly job, an idle watcher)."""
+
+    # DuckLake's own snapshots older than this are expired (the rows stay; time travel by
+    # run keeps working on them).
+    keep_snapshots_days: float = Field(default=7.0, ge=0)
+    # ``watch --ingest`` maintains the store when idle after this many commits (0: never).
+    watcher_commits: int = Field(default=500, ge=0)
+
+
 class Settings(_Model):
     """The effective configuration."""
 
-    store: Path = Path(DEFAULT_STORE)
+    # A folder (the embedded store) or a DuckLake catalog ``ducklake:<sqlite|postgres>:…``.
+    store: str = DEFAULT_STORE
+    # Where a new catalog's Parquet files go (the embedded store: <store>/data/).
+    store_data: str | None = None
     repo_roots: tuple[Path, ...] = ()
     repos: tuple[RepoSettings, ...] = ()
     workers: int = Field(default=0, ge=0, le=256)  # 0: one per available core
@@ -169,7 +188,13 @@ class Settings(_Model):
     generic_formats: tuple[GenericFormatSettings, ...] = ()
     quarantine_rate_threshold: float = Field(default=0.05, ge=0, le=1)
     watch: WatchSettings = WatchSettings()
+    maintenance: MaintenanceSettings = MaintenanceSettings()
     config_file: Path | None = None
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _store_text(cls, value: Any) -> Any:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
     @field_validator("repos")
     @classmethod
@@ -191,11 +216,20 @@ class Settings(_Model):
             return max(1, os.cpu_count() or 1)
 
     @property
+    def store_location(self) -> "StoreLocation":
+        """Where the store is: its catalog and data path."""
+        from .store.location import StoreLocation  # the store package imports this module
+
+        return StoreLocation.parse(self.store, self.store_data)
+
+    @property
     def journal_path(self) -> Path:
-        """The change journal: ``watch.journal``, else beside the store."""
+        """The change journal: ``watch.journal``, else in the embedded store's folder (or
+        this host's state folder for an external catalog)."""
         if self.watch.journal is not None:
             return self.watch.journal
-        return self.store.with_name(self.store.stem + ".journal.sqlite")
+        location = self.store_location
+        return (location.folder or location.local_state()) / "journal.sqlite"
 
     def repositories(self) -> dict[str, Path]:
         """Slug → root of every configured repository (explicit ones win over roots)."""
@@ -242,8 +276,13 @@ def _read_file(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     base = path.parent.resolve()
-    if "store" in data:
-        data["store"] = _resolve(base, data["store"])
+    if isinstance(data.get("store"), str) and not data["store"].startswith("ducklake:"):
+        data["store"] = str(_resolve(base, data["store"]))
+    store_data = data.get("store_data")
+    if isinstance(store_data, str) and "://" not in store_data:
+        data["store_data"] = str(_resolve(base, store_data)) + (
+            "/" if store_data.endswith("/") else ""
+        )
     if "repo_roots" in data and isinstance(data["repo_roots"], list):
         data["repo_roots"] = [_resolve(base, r) for r in data["repo_roots"]]
     for repo in data.get("repos", []) if isinstance(data.get("repos"), list) else []:
@@ -279,7 +318,9 @@ def load_settings(
     elif Path(DEFAULT_CONFIG_NAME).is_file():
         data = _read_file(Path(DEFAULT_CONFIG_NAME))
     if env.get("SNAKE_PIPE_STORE"):
-        data["store"] = Path(env["SNAKE_PIPE_STORE"])
+        data["store"] = env["SNAKE_PIPE_STORE"]
+    if env.get("SNAKE_PIPE_STORE_DATA"):
+        data["store_data"] = env["SNAKE_PIPE_STORE_DATA"]
     if env.get("SNAKE_PIPE_WORKERS"):
         data["workers"] = env["SNAKE_PIPE_WORKERS"]
     data.update({k: v for k, v in overrides.items() if v is not None})

@@ -8,8 +8,9 @@ Exceptions are for problems with the program's environment or the user's request
     ├── RepositoryError               a repository cannot be ingested (terminal)
     │   ├── RepositoryUnavailable     root missing, unmounted, not a directory or unreadable
     │   └── MassDeletionRefused       the run would mark most of a repository deleted
-    ├── StoreError                    the DuckDB store cannot be used
-    │   ├── StoreLockTimeout          another process held the store too long (transient)
+    ├── RepositoryBusy                another run of it held its turn too long (transient)
+    ├── StoreError                    the store cannot be used
+    │   ├── StoreBusy                 the catalog stayed busy past the retry deadline (transient)
     │   └── StoreSchemaError          the store was written by a newer snake-pipe (terminal)
     ├── WatcherAlreadyRunning         another process watches for this journal
     └── JournalInUse                  another consumer applies this journal
@@ -21,11 +22,12 @@ __all__ = [
     "ConfigError",
     "JournalInUse",
     "MassDeletionRefused",
+    "RepositoryBusy",
     "RepositoryError",
     "RepositoryUnavailable",
     "SnakePipeError",
+    "StoreBusy",
     "StoreError",
-    "StoreLockTimeout",
     "StoreSchemaError",
     "WatcherAlreadyRunning",
 ]
@@ -54,12 +56,18 @@ class MassDeletionRefused(RepositoryError):
     empty or unmounted mount point; confirm with ``allow_mass_delete`` to proceed."""
 
 
+class RepositoryBusy(SnakePipeError):
+    """Another run of the repository kept its turn longer than the configured wait."""
+
+    transient = True
+
+
 class StoreError(SnakePipeError):
-    """The DuckDB store cannot be opened or written."""
+    """The store cannot be opened or written."""
 
 
-class StoreLockTimeout(StoreError):
-    """Another process held the store's lock longer than the configured wait."""
+class StoreBusy(StoreError):
+    """The store's catalog stayed busy (other writers committing) past the retry deadline."""
 
     transient = True
 

@@ -23,7 +23,7 @@ from .errors import MassDeletionRefused
 from .hashes import KnownHashes
 from .models import FileState, FileVerdict, IngestSummary, Reason, ScanEntry
 from .results import Results
-from .store import ManifestRow, Store, repo_lock
+from .store import ManifestRow, QuarantineHistory, Store, repo_lock, retry_stats, utcnow
 
 __all__ = ["Mode", "Progress", "ingest_repository"]
 
@@ -54,33 +54,24 @@ ProgressFn = Callable[[Progress], None]
 
 
 class _Committer:
-    """Commits batches in order on a thread of its own, holding the store between batches
-    (:meth:`Store.hold`). DuckDB works without the GIL, so the walk and the handling of the
-    workers' results go on meanwhile; at most one batch waits, which keeps memory bounded.
-    An error is raised to the run at its next commit or at the end."""
+    """Commits batches in order on a thread of its own. DuckDB works without the GIL, so the
+    walk and the handling of the workers' results go on meanwhile; at most one batch waits,
+    which keeps memory bounded. An error is raised to the run at its next commit or at the
+    end."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self) -> None:
         self.jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="snake-pipe-commit", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        with self.store.hold():
-            while True:
+        while (job := self.jobs.get()) is not None:
+            if self.error is None:
                 try:
-                    job = self.jobs.get(timeout=0.2)
-                except queue.Empty:
-                    self.store.yield_to_waiters()  # idle: do not keep others out
-                    continue
-                if job is None:
-                    return
-                if self.error is None:
-                    try:
-                        job()
-                    except BaseException as e:  # handed to the run's thread
-                        self.error = e
+                    job()
+                except BaseException as e:  # handed to the run's thread
+                    self.error = e
 
     def submit(self, job: Callable[[], None]) -> None:
         self._raise()
@@ -105,7 +96,6 @@ class _Commits:
 
     store: Store
     summary: IngestSummary
-    replace_metadata: bool
     commit_files: int = 5000
     commit_seconds: float = 2.0
     planned: int = 0
@@ -114,8 +104,18 @@ class _Commits:
     last_commit: float = 0.0
     pending: Results = field(default_factory=Results)
     committer: _Committer | None = None
+    # Files in quarantine when the run began, by stored path: a file quarantined again keeps
+    # its attempts and the date it entered quarantine.
+    quarantined_before: dict[str, QuarantineHistory] = field(default_factory=dict)
+    # Contents whose metadata this run has committed: identical files are stored once.
+    analysed: set[str] = field(default_factory=set)
 
     def add(self, results: Results) -> None:
+        if results.metas:
+            seen = self.analysed
+            fresh = [m for m in results.metas if m[0] not in seen]
+            seen.update(m[0] for m in fresh)
+            results.metas = fresh
         self.pending.extend(results)
         s = self.summary
         s.extracted += results.extracted
@@ -126,6 +126,13 @@ class _Commits:
         s.bytes_read += results.bytes_read
         for reason, n in results.reasons.items():
             s.reasons[reason] = s.reasons.get(reason, 0) + n
+
+    def remember(self, key: str, prev: ManifestRow | None) -> None:
+        """Note what the manifest knew of a file about to get a new version."""
+        if prev is not None and prev.state == FileState.QUARANTINED:
+            self.quarantined_before[key] = QuarantineHistory(
+                prev.attempts or 0, prev.quarantined_since or utcnow()
+            )
 
     def maybe_commit(self) -> None:
         # The first batch commits at once, so a resumed run shows progress within seconds.
@@ -143,7 +150,7 @@ class _Commits:
         self.done += batch.analysed
         self.batches += 1
         if self.committer is None:
-            self.committer = _Committer(self.store)
+            self.committer = _Committer()
         self.committer.submit(
             partial(
                 self.store.commit_batch,
@@ -153,7 +160,7 @@ class _Commits:
                 batch_no=self.batches,
                 planned=self.planned,
                 done=self.done,
-                replace_metadata=self.replace_metadata,
+                quarantined_before=self.quarantined_before,
             )
         )
         self.last_commit = time.monotonic()
@@ -219,6 +226,7 @@ def ingest_repository(
     progress: ProgressFn | None = None,
     workers: int | None = None,
     tuning: BatchTuning | None = None,
+    lock_timeout: float | None = None,
 ) -> IngestSummary:
     """Bring the store up to date with one repository on disk.
 
@@ -236,19 +244,23 @@ def ingest_repository(
         trigger: who asked (``cli``, ``dagster``, ``watcher``…), for the audit table.
         progress: called with a :class:`Progress` snapshot as work advances.
         workers: worker processes (default from settings: one per core).
+        lock_timeout: give up after waiting this long for another run of the repository
+            (default: wait).
 
-    Runs of one repository on one store take turns (a lock beside the store): a run that
+    Runs of one repository on one store take turns (a lock file per repository): a run that
     read a file before it changed must not commit after one that read it afterwards.
 
     Raises:
         RepositoryUnavailable: the root is missing, not a folder or unreadable (nothing is
             written to the store).
         MassDeletionRefused: the run would delete a large share of the repository.
+        RepositoryBusy: another run of the repository kept it past ``lock_timeout``.
     """
     started = time.monotonic()
     real_root = check_root(os.fspath(root))  # before anything is written
     repo = repo or slugify(Path(real_root).name)
-    with repo_lock(store.path, repo):  # one run of a repository at a time
+    store.open()  # a store that cannot be used says so first
+    with repo_lock(store.path, repo, timeout=lock_timeout):  # one run of a repo at a time
         return _ingest(
             real_root,
             repo,
@@ -293,7 +305,8 @@ def _ingest(
         repo, real_root, mode=mode, trigger=trigger, prefixes=prefixes
     )
     summary = IngestSummary(repo=repo, root=real_root, run_id=run_id)
-    commits = _Commits(store, summary, replace_metadata=full)
+    retries_before = retry_stats.snapshot()[0]
+    commits = _Commits(store, summary)
     retry_set = {storage_path(p) for p in retry or ()}
     analysis = AnalysisSettings(
         max_file_bytes=settings.limits.max_file_bytes,
@@ -336,6 +349,7 @@ def _ingest(
                     summary.changed += 1
                 if key not in retry_set and _is_unchanged(entry, prev, full):
                     continue
+                commits.remember(key, prev)
                 if entry.excluded_by is not None or entry.problem is not None:
                     commits.add(Results.of([_direct_verdict(entry)]))
                     continue
@@ -378,6 +392,7 @@ def _ingest(
         summary.deleted += len(gone)
         summary.seconds = time.monotonic() - started
         summary.status = "succeeded"
+        summary.commit_retries = retry_stats.snapshot()[0] - retries_before
         store.finish_run(summary, status="succeeded", deleted=gone)
         report()
         log.info(

@@ -141,6 +141,8 @@ class IngestSummary:
     reused: int = 0
     bytes_read: int = 0
     seconds: float = 0.0
+    # Commits retried because another writer held the catalog (or DuckLake saw a conflict).
+    commit_retries: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     languages: dict[str, int] = field(default_factory=dict)
     # Files of the repository by state after the run (the whole store, not just this run).
@@ -172,6 +174,7 @@ class IngestSummary:
             "bytes_read": self.bytes_read,
             "seconds": round(self.seconds, 3),
             "files_per_second": round(self.files_per_second, 1),
+            "commit_retries": self.commit_retries,
             "reasons": dict(sorted(self.reasons.items())),
             "languages": dict(sorted(self.languages.items())),
             "totals": dict(sorted(self.totals.items())),

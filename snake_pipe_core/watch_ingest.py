@@ -115,12 +115,12 @@ def run_ingest_loop(
         store: the store (default: ``settings.store``).
         batch_records: records read at a time, which bounds memory.
     """
-    store = store or Store(settings.store)
+    store = store or Store(settings.store_location)
     wake = wake or threading.Event()
     cursor = journal.compacted_upto()
     attempts = 0
     standing_aside = False
-    log.info("applying the journal %s to %s from #%d", journal.path, store.path, cursor)
+    log.info("applying the journal %s to %s from #%d", journal.path, store.describe(), cursor)
     while not stop_event.is_set():
         wake.clear()  # before reading: an append after the read sets it again
         try:

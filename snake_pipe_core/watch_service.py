@@ -159,7 +159,9 @@ def spawn_watcher(
         cmd += ["--config", str(settings.config_file)]
     if verbose:
         cmd.append("-v")
-    cmd += ["watch", "--store", str(settings.store)]
+    cmd += ["watch", "--store", settings.store]
+    if settings.store_data:
+        cmd += ["--store-data", settings.store_data]
     target = Path(log_file) if log_file is not None else settings.journal_path.with_suffix(".log")
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("ab") as out:

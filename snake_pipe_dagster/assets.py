@@ -142,7 +142,7 @@ def ast_ingest(
         settings = snake_pipe.settings()
         store = snake_pipe.store(settings)
         root = snake_pipe.repository_root(settings, repo)
-        context.log.info(f"ingesting {repo} from {root} ({config.mode}) into {store.path}")
+        context.log.info(f"ingesting {repo} from {root} ({config.mode}) into {store.describe()}")
         summary = ingest_repository(
             root,
             store=store,
@@ -154,6 +154,7 @@ def ast_ingest(
             trigger="dagster",
             progress=_ProgressLog(context),
             workers=config.workers or None,
+            lock_timeout=snake_pipe.lock_timeout_seconds,
         )
         in_quarantine = dict(store.query(_REASONS_SQL, [repo]))
         in_store_languages = dict(store.query(_LANGUAGES_SQL, [repo]))
@@ -166,7 +167,7 @@ def ast_ingest(
     )
     common: dict[str, Any] = {
         "repo": repo,
-        "store_path": dg.MetadataValue.path(str(store.path)),
+        "store": store.describe(),
         "engine_run_id": summary.run_id,
         "mode": config.mode,
         "seconds": round(summary.seconds, 3),

@@ -3,8 +3,8 @@
 - ``validated_ast_files_quarantine_rate_check``: the share of live files in quarantine stays
   under ``quarantine_rate_threshold`` (a warning: bad files are data, but a jump means a
   parser or format changed upstream);
-- ``ast_manifest_verdict_check``: every manifest row has exactly one verdict, with the rows
-  that verdict implies (quarantine row, metadata row);
+- ``ast_manifest_verdict_check``: every manifest row has exactly one verdict, with what that
+  verdict implies (a quarantine reason, an exclusion rule, a metadata row);
 - ``ast_manifest_matches_disk_check``: for a random sample of extracted files whose size and
   modification time are unchanged on disk, the stored sha256 is the sha256 of the bytes; a
   mismatch would be invisible to incremental runs, which trust size and mtime.
@@ -97,22 +97,16 @@ def validated_ast_files_quarantine_rate_check(
 # Each count is a kind of row that breaks "one file, one verdict".
 _VERDICT_SQL = f"""
 SELECT
-  (SELECT count(*) FROM manifest WHERE repo = $1
-     AND (state IS NULL OR state NOT IN ({", ".join(f"'{s}'" for s in STATES)})))
+  count(*) FILTER (WHERE state IS NULL OR state NOT IN ({", ".join(f"'{s}'" for s in STATES)}))
      AS unknown_state,
-  (SELECT count(*) FROM manifest m WHERE m.repo = $1 AND m.state = 'quarantined'
-     AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.repo = m.repo AND q.path = m.path))
+  count(*) FILTER (WHERE state = 'quarantined' AND (reason IS NULL OR attempts IS NULL))
      AS quarantined_without_reason,
-  (SELECT count(*) FROM manifest m WHERE m.repo = $1 AND m.state = 'extracted'
-     AND NOT EXISTS (SELECT 1 FROM ast_metadata a WHERE a.content_hash = m.content_hash))
+  count(*) FILTER (WHERE state = 'extracted' AND NOT EXISTS
+     (SELECT 1 FROM ast_metadata a WHERE a.content_hash = m.content_hash))
      AS extracted_without_metadata,
-  (SELECT count(*) FROM quarantine q WHERE q.repo = $1
-     AND NOT EXISTS (SELECT 1 FROM manifest m WHERE m.repo = q.repo AND m.path = q.path
-                     AND m.state = 'quarantined'))
-     AS quarantine_rows_without_quarantined_file,
-  (SELECT count(*) FROM manifest WHERE repo = $1 AND state = 'deleted' AND deleted_at IS NULL)
-     AS deleted_without_date,
-  (SELECT count(*) FROM manifest WHERE repo = $1) AS manifest_rows
+  count(*) FILTER (WHERE state = 'excluded' AND reason IS NULL) AS excluded_without_rule,
+  count(*) AS manifest_rows
+FROM manifest m WHERE repo = $1
 """
 
 
@@ -120,7 +114,7 @@ SELECT
     asset=AST_MANIFEST,
     partitions_def=repo_partitions,
     description="Every manifest row has one verdict (extracted, quarantined, excluded or "
-    "deleted) and the rows it implies: a quarantine row, or a metadata row.",
+    "deleted) and what it implies: a reason, a rule, or a metadata row.",
 )
 def ast_manifest_verdict_check(
     context: dg.AssetCheckExecutionContext, snake_pipe: SnakePipeResource

@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     job_name = "full_reanalysis_job" if args.full else "incremental_ast_job"
     job = defs.resolve_job_def(job_name)
     print(f"snake-pipe: {len(repos)} repositories from {settings.config_file}")
-    print(f"           store {store.path}\n           Dagster instance {home}\n")
+    print(f"           store {store.describe()}\n           Dagster instance {home}\n")
     failed: list[str] = []
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
@@ -142,8 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"\n{len(repos) - len(failed)} of {len(repos)} runs succeeded in "
         f"{time.monotonic() - started:.1f} s.\n"
-        f'Query the store:   .venv/bin/python -c "import duckdb; print(duckdb.connect('
-        f"'{store.path}', read_only=True).sql('SELECT * FROM extracted_files LIMIT 5'))\"\n"
+        'Query the store:   .venv/bin/snake-pipe sql "SELECT language, count(*) FROM '
+        'extracted_files GROUP BY 1"\n'
         f"Open the UI:       DAGSTER_HOME={home} .venv/bin/dagster dev -w "
         f"{PROJECT_DIR / 'workspace.yaml'} -h 127.0.0.1 -p 3000"
     )

@@ -6,9 +6,11 @@
   system's notifications never reported), at a priority between ``ast_change_sensor``'s runs
   and the full re-analysis.
 - ``nightly_full_reanalysis_schedule``: re-reads, re-hashes and re-parses everything, queued
-  behind incremental runs.
+  behind incremental runs;
+- ``nightly_store_maintenance_schedule``: the store's maintenance, queued behind the night's
+  full re-analysis; on by default.
 
-Both are off by default (turn them on in the UI): they launch runs nobody asked for.
+The first two are off by default (turn them on in the UI): they launch runs nobody asked for.
 """
 
 from collections.abc import Iterator
@@ -22,10 +24,15 @@ from .jobs import (
     RECONCILIATION_PRIORITY,
     full_reanalysis_job,
     incremental_ast_job,
+    store_maintenance_job,
 )
 from .partitions import REPO_PARTITIONS_NAME
 
-__all__ = ["hourly_reconciliation_schedule", "nightly_full_reanalysis_schedule"]
+__all__ = [
+    "hourly_reconciliation_schedule",
+    "nightly_full_reanalysis_schedule",
+    "nightly_store_maintenance_schedule",
+]
 
 _NO_PARTITIONS = "no repository partitions yet: repo_discovery_sensor adds them"
 
@@ -64,7 +71,8 @@ def hourly_reconciliation_schedule(
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Every night at 02:00 UTC, a full re-analysis of every repository partition, "
-    "at a lower priority than incremental runs. Off by default: turn it on in the UI.",
+    "at a lower priority than incremental runs, then the store's maintenance. Off by "
+    "default: turn it on in the UI.",
 )
 def nightly_full_reanalysis_schedule(
     context: dg.ScheduleEvaluationContext,
@@ -73,6 +81,23 @@ def nightly_full_reanalysis_schedule(
     queues a repository twice in one night, and the next night queues it again."""
     day = _execution_time(context).astimezone(UTC).strftime("%Y-%m-%d")
     yield from _per_repository(context, f"full-{day}", {PRIORITY_TAG: str(FULL_PRIORITY)})
+
+
+@dg.schedule(
+    name="nightly_store_maintenance_schedule",
+    job=store_maintenance_job,
+    cron_schedule="30 2 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every night at 02:30 UTC, the store's maintenance: small files merged, "
+    "inlined rows written to Parquet, old snapshots expired. It queues behind the night's "
+    "full re-analysis (a lower priority). On by default: it launches no analysis, and a "
+    "store that takes many small commits needs it.",
+)
+def nightly_store_maintenance_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """One maintenance run a night (run key by date)."""
+    day = _execution_time(context).astimezone(UTC).strftime("%Y-%m-%d")
+    return dg.RunRequest(run_key=f"maintain-{day}")
 
 
 def _per_repository(

@@ -1,44 +1,66 @@
-"""The store's schema, migrated forward automatically, and its public views.
+"""The store's tables, designed for a lake, and the views analysts query.
 
-Tables are the engine's; the views are the contract for analysts and the transform phase:
+Every table is **append-only**. A lake rewrites whole files to update a row, and two writers
+that delete from one file conflict, so nothing here is updated in place:
 
-- ``ast_files``: every discovered file and its one state (``reason``: quarantine reason or
-  exclusion rule);
-- ``extracted_files``: the metadata of every extracted file;
-- ``quarantined_files``: files waiting in quarantine, with reason, detail and attempts.
+- ``file_versions``: one row each time a file is seen in a new state (new, changed,
+  re-analysed, quarantined, excluded, released, deleted). The ``manifest`` view is the newest
+  version of each file. A no-op run writes no version at all, and writers of different
+  repositories only ever append, so they never conflict.
+- ``analyses``: the metadata of each analysed content, by sha256. Identical contents share it
+  whatever their path or repository; the newest analysis of a content wins (a full
+  re-analysis appends a fresh one).
+- ``run_starts``, ``run_ends``, ``run_progress``: the audit trail of runs and the checkpoint
+  of each committed batch.
+
+Row order comes from DuckLake itself: the ``snapshot_id`` of the commit that wrote a row.
+Within one repository, runs take turns, so the newest snapshot of a file is its newest
+state. The same column gives **time travel**: setting the DuckDB variable
+``snake_pipe_snapshot`` makes every view answer as the store stood at that snapshot (each run
+records the snapshot of its last commit, ``runs.snapshot``)::
+
+    SET VARIABLE snake_pipe_snapshot = (SELECT snapshot FROM runs WHERE run_id = '…');
+
+The public views (the contract): ``ast_files``, ``extracted_files``, ``quarantined_files``;
+for incremental consumers ``file_history`` and ``analysis_history`` (every row with the
+``snapshot`` that committed it: ``WHERE snapshot > <last consumed>`` is a change feed); and for
+operators ``manifest``, ``ast_metadata``, ``runs``, ``checkpoints``, ``repos``.
 """
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "VIEWS"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SNAPSHOT_VARIABLE", "TABLES", "VIEWS"]
+
+SNAPSHOT_VARIABLE = "snake_pipe_snapshot"
+_NEWEST = "9223372036854775807"
+# A row's snapshot; rows a transaction has written but not committed yet have none (NULL)
+# and are the newest that transaction sees.
+_SNAP = f"coalesce(snapshot_id, {_NEWEST})"
+# Rows committed at or before the chosen snapshot (all of them when none is chosen).
+_AT = f"{_SNAP} <= coalesce(TRY_CAST(getvariable('{SNAPSHOT_VARIABLE}') AS BIGINT), {_NEWEST})"
+
+TABLES = ("file_versions", "analyses", "run_starts", "run_ends", "run_progress")
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
         1,
         """
-        CREATE TABLE repos (
-            repo        VARCHAR PRIMARY KEY,
-            root        VARCHAR NOT NULL,
-            first_seen  TIMESTAMP NOT NULL,
-            last_ingest TIMESTAMP,
-            retired     BOOLEAN NOT NULL DEFAULT false
+        CREATE TABLE file_versions (
+            repo              VARCHAR NOT NULL,
+            path              VARCHAR NOT NULL,
+            size_bytes        BIGINT NOT NULL,
+            mtime_ns          BIGINT NOT NULL,
+            content_hash      VARCHAR,
+            format            VARCHAR,
+            name_language     VARCHAR,
+            state             VARCHAR NOT NULL,
+            reason            VARCHAR,
+            detail            VARCHAR,
+            attempts          INTEGER,
+            quarantined_since TIMESTAMP,
+            seen_at           TIMESTAMP NOT NULL,
+            run_id            VARCHAR NOT NULL
         );
-        CREATE TABLE manifest (
-            repo          VARCHAR NOT NULL,
-            path          VARCHAR NOT NULL,
-            size_bytes    BIGINT NOT NULL,
-            mtime_ns      BIGINT NOT NULL,
-            content_hash  VARCHAR,
-            format        VARCHAR,
-            name_language VARCHAR,
-            state         VARCHAR NOT NULL,
-            reason        VARCHAR,
-            first_seen    TIMESTAMP NOT NULL,
-            last_seen     TIMESTAMP NOT NULL,
-            deleted_at    TIMESTAMP,
-            run_id        VARCHAR,
-            PRIMARY KEY (repo, path)
-        );
-        CREATE TABLE ast_metadata (
-            content_hash      VARCHAR PRIMARY KEY,
+        CREATE TABLE analyses (
+            content_hash      VARCHAR NOT NULL,
             format            VARCHAR NOT NULL,
             declared_language VARCHAR,
             format_language   VARCHAR,
@@ -56,50 +78,68 @@ MIGRATIONS: list[tuple[int, str]] = [
             node_types        JSON,
             analysed_at       TIMESTAMP NOT NULL
         );
-        CREATE TABLE quarantine (
-            repo         VARCHAR NOT NULL,
-            path         VARCHAR NOT NULL,
-            content_hash VARCHAR,
-            reason       VARCHAR NOT NULL,
-            detail       VARCHAR,
-            first_seen   TIMESTAMP NOT NULL,
-            last_seen    TIMESTAMP NOT NULL,
-            attempts     INTEGER NOT NULL,
-            PRIMARY KEY (repo, path)
-        );
-        CREATE TABLE checkpoints (
+        CREATE TABLE run_starts (
             run_id     VARCHAR NOT NULL,
             repo       VARCHAR NOT NULL,
-            planned    BIGINT NOT NULL,
-            done       BIGINT NOT NULL,
-            last_batch INTEGER NOT NULL,
-            status     VARCHAR NOT NULL,
-            updated_at TIMESTAMP NOT NULL,
-            PRIMARY KEY (run_id, repo)
+            root       VARCHAR NOT NULL,
+            mode       VARCHAR NOT NULL,
+            trigger    VARCHAR,
+            started_at TIMESTAMP NOT NULL,
+            host       VARCHAR,
+            pid        INTEGER
         );
-        CREATE TABLE runs (
-            run_id      VARCHAR PRIMARY KEY,
+        CREATE TABLE run_ends (
+            run_id      VARCHAR NOT NULL,
             repo        VARCHAR NOT NULL,
-            root        VARCHAR NOT NULL,
-            mode        VARCHAR NOT NULL,
-            trigger     VARCHAR,
-            started_at  TIMESTAMP NOT NULL,
-            finished_at TIMESTAMP,
+            finished_at TIMESTAMP NOT NULL,
             status      VARCHAR NOT NULL,
             error       VARCHAR,
-            host        VARCHAR,
-            pid         INTEGER,
             summary     JSON
         );
-        CREATE INDEX manifest_hash ON manifest (content_hash);
+        CREATE TABLE run_progress (
+            run_id     VARCHAR NOT NULL,
+            repo       VARCHAR NOT NULL,
+            batch      INTEGER NOT NULL,
+            planned    BIGINT NOT NULL,
+            done       BIGINT NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        );
         """,
     ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-# Recreated after every migration; the stable, documented interface of the store.
-VIEWS = """
+# Recreated after every migration.
+VIEWS = f"""
+CREATE OR REPLACE VIEW manifest AS
+SELECT repo, path, size_bytes, mtime_ns, content_hash, format, name_language, state, reason,
+       detail, attempts, quarantined_since, first_seen, seen_at AS last_seen,
+       CASE WHEN state = 'deleted' THEN seen_at END AS deleted_at, run_id, snapshot
+FROM (
+    SELECT *, {_SNAP} AS snapshot,
+           min(seen_at) OVER (PARTITION BY repo, path) AS first_seen,
+           row_number() OVER (PARTITION BY repo, path
+                              ORDER BY {_SNAP} DESC, seen_at DESC) AS newest
+    FROM file_versions
+    WHERE {_AT}
+)
+WHERE newest = 1;
+
+CREATE OR REPLACE VIEW file_history AS
+SELECT *, {_SNAP} AS snapshot FROM file_versions WHERE {_AT};
+
+CREATE OR REPLACE VIEW analysis_history AS
+SELECT *, {_SNAP} AS snapshot FROM analyses WHERE {_AT};
+
+CREATE OR REPLACE VIEW ast_metadata AS
+SELECT content_hash, format, declared_language, format_language, parser_name, parser_version,
+       node_count, max_depth, function_count, class_count, import_count, branch_count,
+       source_path, span_start_line, span_end_line, node_types, analysed_at
+FROM analyses
+WHERE {_AT}
+QUALIFY row_number() OVER (PARTITION BY content_hash ORDER BY {_SNAP} DESC) = 1;
+
 CREATE OR REPLACE VIEW ast_files AS
 SELECT m.repo, m.path, m.state, m.reason, m.size_bytes, m.mtime_ns, m.content_hash,
        coalesce(a.declared_language, m.name_language, a.format_language) AS language,
@@ -120,9 +160,39 @@ JOIN ast_metadata a ON a.content_hash = m.content_hash
 WHERE m.state = 'extracted';
 
 CREATE OR REPLACE VIEW quarantined_files AS
-SELECT q.repo, q.path, q.reason, q.detail, q.first_seen, q.attempts,
-       q.last_seen, q.content_hash, m.size_bytes
-FROM quarantine q
-JOIN manifest m ON m.repo = q.repo AND m.path = q.path
-WHERE m.state = 'quarantined';
+SELECT repo, path, reason, detail, quarantined_since AS first_seen, attempts,
+       last_seen, content_hash, size_bytes
+FROM manifest
+WHERE state = 'quarantined';
+
+CREATE OR REPLACE VIEW runs AS
+SELECT s.run_id, s.repo, s.root, s.mode, s.trigger, s.started_at, e.finished_at,
+       coalesce(e.status, 'running') AS status, e.error, s.host, s.pid, e.summary, e.snapshot
+FROM run_starts s
+LEFT JOIN (
+    SELECT run_id, finished_at, status, error, summary, {_SNAP} AS snapshot
+    FROM run_ends
+    WHERE {_AT}
+    QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY {_SNAP} DESC) = 1
+) e ON e.run_id = s.run_id
+WHERE coalesce(s.snapshot_id, {_NEWEST}) <= coalesce(
+    TRY_CAST(getvariable('{SNAPSHOT_VARIABLE}') AS BIGINT), {_NEWEST});
+
+CREATE OR REPLACE VIEW checkpoints AS
+SELECT r.run_id, r.repo, coalesce(p.planned, 0) AS planned, coalesce(p.done, 0) AS done,
+       coalesce(p.batch, 0) AS last_batch, r.status,
+       coalesce(r.finished_at, p.updated_at, r.started_at) AS updated_at
+FROM runs r
+LEFT JOIN (
+    SELECT run_id, planned, done, batch, updated_at
+    FROM run_progress
+    WHERE {_AT}
+    QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY {_SNAP} DESC) = 1
+) p ON p.run_id = r.run_id;
+
+CREATE OR REPLACE VIEW repos AS
+SELECT repo, arg_max(root, started_at) AS root, min(started_at) AS first_seen,
+       max(finished_at) FILTER (WHERE status = 'succeeded') AS last_ingest
+FROM runs
+GROUP BY repo;
 """

@@ -52,8 +52,15 @@ def test_unreadable_store_is_reported(make_repo: MakeRepo, tmp_path: Path) -> No
     bad.write_bytes(b"this is not a database" * 100)
     out = run("ingest", str(make_repo()), "--store", str(bad))
     assert out.returncode == 3
-    assert "cannot open the store" in out.stderr
-    out = run("status", "--store", str(tmp_path / "missing.duckdb"))
+    assert "is a file, not a store folder" in out.stderr
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "catalog.sqlite").write_bytes(b"this is not a database" * 100)
+    for command in (["ingest", str(make_repo("r2"))], ["status"]):
+        out = run(*command, "--store", str(damaged))
+        assert out.returncode == 3, out.stderr
+        assert "is damaged" in out.stderr and "Traceback" not in out.stderr
+    out = run("status", "--store", str(tmp_path / "missing"))
     assert out.returncode == 3 and "run `snake-pipe ingest` first" in out.stderr
 
 
@@ -121,4 +128,4 @@ def test_repository_folders_with_one_slug_are_a_clear_error(tmp_path: Path) -> N
 def test_store_in_a_folder_that_cannot_exist(make_repo: MakeRepo, tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     out = run("ingest", str(make_repo()), "--store", str(tmp_path / "afile" / "s.duckdb"))
-    assert out.returncode == 3 and "cannot create the store's folder" in out.stderr
+    assert out.returncode == 3 and "cannot create the store's catalog" in out.stderr

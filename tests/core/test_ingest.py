@@ -204,7 +204,7 @@ def test_fixed_file_leaves_quarantine(
     (root / "a.js.ast.json").write_bytes(asts.dumps(asts.estree()))
     ingest(root, store, settings)
     assert store.query("SELECT count(*) FROM quarantined_files") == [(0,)]
-    assert store.query("SELECT count(*) FROM quarantine") == [(0,)]
+    assert store.query("SELECT state, attempts FROM manifest") == [("extracted", None)]
     assert files_view(store)["a.js.ast.json"][0] == "extracted"
 
 

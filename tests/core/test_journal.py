@@ -127,12 +127,12 @@ def test_heartbeat_and_watcher_status(tmp_path: Path) -> None:
         assert j.watcher_status() is None
 
 
-def test_the_journal_lives_beside_the_store_unless_configured(tmp_path: Path) -> None:
+def test_the_journal_lives_in_the_store_unless_configured(tmp_path: Path) -> None:
     config = tmp_path / "conf" / "snake_pipe.toml"
     config.parent.mkdir()
-    config.write_text('store = "data/s.duckdb"\n')
-    assert load_settings(config, env={}).journal_path == tmp_path / "conf/data/s.journal.sqlite"
-    config.write_text('store = "data/s.duckdb"\n[watch]\njournal = "j/changes.sqlite"\n'
+    config.write_text('store = "data/store"\n')
+    assert load_settings(config, env={}).journal_path == tmp_path / "conf/data/store/journal.sqlite"
+    config.write_text('store = "data/store"\n[watch]\njournal = "j/changes.sqlite"\n'
                       "settle_s = 0.1\n")  # fmt: skip
     settings = load_settings(config, env={})
     assert settings.journal_path == tmp_path / "conf/j/changes.sqlite"

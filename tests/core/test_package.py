@@ -24,10 +24,11 @@ def test_public_api_is_pinned() -> None:
             "AnalysisSettings", "Analyzer", "AstFormat", "AstMetadata", "Change",
             "ChangeJournal", "ConfigError", "FileChange", "FileState", "FileVerdict",
             "FormatRegistry", "GenericFormat", "IngestSummary", "JournalRecord",
-            "MassDeletionRefused", "Progress", "Reason", "RepoChanges", "RepositoryError",
-            "RepositoryUnavailable", "ScanEntry", "Settings", "SnakePipeError", "Store",
-            "StoreError", "StoreLockTimeout", "StoreSchemaError", "WatcherStatus", "WorkItem",
-            "group_changes", "ingest_repository", "load_settings", "slugify",
+            "MassDeletionRefused", "Progress", "Reason", "RepoChanges", "RepositoryBusy",
+            "RepositoryError", "RepositoryUnavailable", "ScanEntry", "Settings",
+            "SnakePipeError", "Store", "StoreBusy", "StoreError", "StoreLocation",
+            "StoreSchemaError", "WatcherStatus", "WorkItem", "connect_readonly",
+            "group_changes", "ingest_repository", "load_settings", "maintain", "slugify",
         ]
     )  # fmt: skip
     for name in snake_pipe_core.__all__:

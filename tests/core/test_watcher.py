@@ -36,7 +36,7 @@ from snake_pipe_core.discovery import Rules
 from snake_pipe_core.errors import StoreError
 from snake_pipe_core.inotify_observer import QueueOverflowEvent, _Inotify
 from snake_pipe_core.journal import ChangeJournal
-from snake_pipe_core.store.lock import store_lock
+from snake_pipe_core.store.lock import repo_lock
 from snake_pipe_core.watch_events import COOKIE_PREFIX, PendingChanges, RepoEventHandler
 from snake_pipe_core.watch_ingest import apply_changes, run_ingest_loop
 from snake_pipe_core.watch_service import serve, spawn_watcher
@@ -345,12 +345,12 @@ def test_the_engine_imports_without_watchdog() -> None:
 
 
 @pytest.mark.integration
-def test_the_consumer_skips_what_cannot_be_ingested_and_retries_a_locked_store(
+def test_the_consumer_skips_what_cannot_be_ingested_and_waits_for_a_run_in_progress(
     make_repo: MakeRepo, tmp_path: Path
 ) -> None:
     root = make_repo("r", {"a.js.ast.json": ast()})
     settings = watch_settings(tmp_path, {"r": root})
-    store = Store(settings.store, lock_timeout=0.2)
+    store = Store(settings.store_location)
     terminal = {
         "r": RepoChanges("r", None, 1, 1, 1),
         "missing": RepoChanges("missing", None, 2, 2, 1),  # root gone: skipped, logged
@@ -358,14 +358,12 @@ def test_the_consumer_skips_what_cannot_be_ingested_and_retries_a_locked_store(
     }
     roots = {"r": root, "missing": tmp_path / "nowhere"}
     assert apply_changes(settings, store, terminal, roots=roots) == "applied"
-    with store_lock(store.path):  # another process holds the store
-        assert apply_changes(settings, store, {"r": terminal["r"]}) == "transient"
 
     write(root / "b.js.ast.json", ast(3))
     stop = threading.Event()
     with ChangeJournal(settings.journal_path) as journal:
         journal.append([FileChange(C, "r", "b.js.ast.json")])
-        with store_lock(store.path):
+        with repo_lock(store.path, "r"):  # another run of the repository is in progress
             loop = threading.Thread(target=run_ingest_loop, args=(settings, journal, stop),
                                     kwargs={"store": store})  # fmt: skip
             loop.start()
@@ -715,7 +713,7 @@ def test_a_watcher_killed_during_a_burst_catches_up_when_restarted(
 def test_one_watcher_per_journal_and_a_clean_stop(make_repo: MakeRepo, tmp_path: Path) -> None:
     root = make_repo("r")
     config = write_config(tmp_path, {"r": root})
-    journal_path = tmp_path / "store" / "watched.journal.sqlite"
+    journal_path = load_settings(config, env={}).journal_path
     with watch_process(config, tmp_path / "first.log") as first:
         assert wait_for(lambda: journal_path.exists() and _status(journal_path) is not None)
         second = subprocess.run(
@@ -768,7 +766,9 @@ def test_watch_ingest_refuses_a_journal_another_consumer_applies(
     make_repo("one")
     cfg = tmp_path / "sp.toml"
     cfg.write_text('store = "s.duckdb"\nrepo_roots = ["repos"]\n')
-    ChangeJournal(tmp_path / "s.journal.sqlite").claim_consumer("dagster:ast_change_sensor")
+    journal = load_settings(cfg, env={}).journal_path
+    journal.parent.mkdir(parents=True)
+    ChangeJournal(journal).claim_consumer("dagster:ast_change_sensor")
     out = subprocess.run(
         [sys.executable, "-m", "snake_pipe_core.cli", "--config", str(cfg), "watch", "--ingest"],
         capture_output=True,

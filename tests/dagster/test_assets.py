@@ -1,5 +1,5 @@
 """The three assets through ``materialize`` with a partition key, a real instance and a real
-DuckDB file: what the metadata says, incremental and full runs, and a missing root."""
+store: what the metadata says, incremental and full runs, and a missing root."""
 
 import shutil
 from typing import Any
@@ -38,7 +38,7 @@ def metadata(result: dg.ExecuteInProcessResult) -> dict[dg.AssetKey, dict[str, A
 
 def store_snapshot(project: Project) -> dict[str, list[tuple[Any, ...]]]:
     """Every table of the store, ordered, for before/after comparisons."""
-    tables = ("repos", "runs", "checkpoints", "manifest", "quarantine", "ast_metadata")
+    tables = ("repos", "runs", "checkpoints", "manifest", "quarantined_files", "ast_metadata")
     return {t: project.store.query(f"SELECT * FROM {t} ORDER BY ALL") for t in tables}
 
 
@@ -65,7 +65,7 @@ def test_first_materialization_reports_states_reasons_languages_and_throughput(
     for m in meta.values():
         assert m["repo"] == "mixed"
         assert m["mode"] == "incremental"
-        assert m["store_path"] == str(project.store_path.resolve())
+        assert m["store"] == str(project.store_path.absolute())
         assert m["seconds"] > 0
     [run] = project.store.query("SELECT run_id, status FROM runs WHERE repo = 'mixed'")
     assert manifest["engine_run_id"] == run[0] and run[1] == "succeeded"

@@ -60,35 +60,22 @@ def test_quarantine_rate_warns_above_the_configured_threshold(
     assert meta(rate)["threshold"] == 0.5
 
 
+def bad_version(state: str, reason: str, content_hash: str = "content_hash") -> str:
+    """A version of src/app.js.ast.json appended behind the engine's back."""
+    return (
+        f"INSERT INTO file_versions SELECT repo, path, size_bytes, mtime_ns, {content_hash}, "
+        f"format, name_language, '{state}', {reason}, NULL, NULL, NULL, now(), 'tampered' "
+        "FROM manifest WHERE repo = 'webapp' AND path = 'src/app.js.ast.json'"
+    )
+
+
 @pytest.mark.parametrize(
     ("broken", "sql"),
     [
-        (
-            "quarantined_without_reason",
-            "UPDATE manifest SET state = 'quarantined', reason = 'invalid_json' "
-            "WHERE repo = 'webapp' AND path = 'src/app.js.ast.json'",
-        ),
-        (
-            "extracted_without_metadata",
-            "UPDATE manifest SET content_hash = repeat('0', 64) "
-            "WHERE repo = 'webapp' AND path = 'src/app.js.ast.json'",
-        ),
-        (
-            "unknown_state",
-            "UPDATE manifest SET state = 'maybe' "
-            "WHERE repo = 'webapp' AND path = 'src/app.js.ast.json'",
-        ),
-        (
-            "quarantine_rows_without_quarantined_file",
-            "INSERT INTO quarantine (repo, path, content_hash, reason, detail, first_seen, "
-            "last_seen, attempts) VALUES ('webapp', 'src/app.js.ast.json', NULL, 'empty', '', "
-            "now(), now(), 1)",
-        ),
-        (
-            "deleted_without_date",
-            "UPDATE manifest SET state = 'deleted', deleted_at = NULL "
-            "WHERE repo = 'webapp' AND path = 'src/app.js.ast.json'",
-        ),
+        ("quarantined_without_reason", bad_version("quarantined", "NULL")),
+        ("extracted_without_metadata", bad_version("extracted", "NULL", "repeat('0', 64)")),
+        ("unknown_state", bad_version("maybe", "NULL")),
+        ("excluded_without_rule", bad_version("excluded", "NULL")),
     ],
 )
 def test_verdict_check_fails_on_a_tampered_manifest(

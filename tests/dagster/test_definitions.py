@@ -21,6 +21,7 @@ def test_names_are_pinned() -> None:
         "ast_manifest",
         "validated_ast_files",
         "ast_metadata",
+        "language_totals",
     }
     assert {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys} == {
         ("ast_manifest", "ast_manifest_verdict_check"),
@@ -30,13 +31,15 @@ def test_names_are_pinned() -> None:
     assert {j.name for j in repo.get_all_jobs() if not j.name.startswith("__")} == {
         "incremental_ast_job",
         "full_reanalysis_job",
+        "store_maintenance_job",
     }
     assert {s.name for s in repo.sensor_defs} == {"repo_discovery_sensor", "ast_change_sensor"}
     assert {s.name for s in repo.schedule_defs} == {
         "hourly_reconciliation_schedule",
         "nightly_full_reanalysis_schedule",
+        "nightly_store_maintenance_schedule",
     }
-    assert set(repo.get_top_level_resources()) == {"snake_pipe"}
+    assert set(repo.get_top_level_resources()) == {"snake_pipe", "snake_pipe_store"}
 
 
 def test_lineage_reads_discovery_validation_extraction() -> None:

@@ -42,7 +42,7 @@ def test_demo_runs_every_repository_through_the_assets(tmp_path: Path) -> None:
     assert "checks 3/3 passed" in out.stdout
     # the instance has the partitions and the runs, so `dagster dev` on it shows them
     assert (tmp_path / "dagster_home" / "dagster.yaml").is_symlink()
-    store = Store(tmp_path / ".snake_pipe" / "store.duckdb")
+    store = Store(tmp_path / ".snake_pipe" / "store")
     reasons = dict(store.query("SELECT reason, count(*) FROM quarantined_files GROUP BY 1"))
     assert set(reasons) == {
         "empty", "encoding", "invalid_json", "not_object", "schema", "too_deep", "unknown_format"

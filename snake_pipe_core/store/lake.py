@@ -1,0 +1,247 @@
+"""DuckDB connections with the store attached, and transactions that survive contention.
+
+Extensions come from PyPI's ``duckdb-ext-*`` packages, installed beside the pinned DuckDB:
+nothing is downloaded at run time, so an air-gapped host runs exactly what CI ran.
+
+An embedded store's SQLite catalog runs in WAL mode, so readers never wait for a writer. Two
+writers still take turns on the catalog for the instant of a commit, and SQLite tells the
+second one "database is locked" at once instead of waiting; DuckLake itself reports a real
+conflict the same way. :func:`in_transaction` retries such a commit after a short random
+back-off, bounded, and counts the retries so that runs can report what contention cost.
+"""
+
+import logging
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+
+from ..errors import StoreBusy, StoreError
+from .location import CATALOG_ALIAS, StoreLocation
+
+__all__ = [
+    "RETRY_DEADLINE_S",
+    "RetryStats",
+    "extension_directory",
+    "in_transaction",
+    "is_retryable",
+    "open_lake",
+    "prepare_sqlite_catalog",
+    "retry_stats",
+]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# How long a commit keeps retrying a busy catalog before the run fails with StoreBusy.
+RETRY_DEADLINE_S = 120.0
+_BACKOFF_FIRST_S = 0.005
+_BACKOFF_MAX_S = 0.25
+_RETRYABLE = (
+    "database is locked",
+    "database table is locked",
+    "database is busy",
+    "transaction conflict",
+    "could not serialize access",
+    "deadlock detected",
+    "conflict on tuple",
+)
+# Inserts of at most this many rows stay in the catalog ("data inlining") until maintenance
+# writes them to Parquet: the watcher's one-file commits would otherwise leave thousands of
+# tiny files behind.
+INLINING_ROW_LIMIT = 1000
+
+
+def extension_directory() -> str:
+    """The folder of the extensions installed by the ``duckdb-ext-*`` packages."""
+    try:
+        import duckdb_ext
+    except ImportError as e:  # pragma: no cover - a dependency of the package
+        raise StoreError(
+            "the DuckLake extension is not installed: pip install 'duckdb==1.4.4' "
+            "duckdb-ext-ducklake duckdb-ext-sqlite duckdb-ext-postgres"
+        ) from e
+    return str(duckdb_ext.get_extension_dir())
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(
+        config={
+            "extension_directory": extension_directory(),
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": True,
+        }
+    )
+    return con
+
+
+class RetryStats:
+    """Commits retried because the catalog was busy or DuckLake reported a conflict."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.retries = 0
+        self.waited_s = 0.0
+
+    def add(self, waited: float) -> None:
+        with self._lock:
+            self.retries += 1
+            self.waited_s += waited
+
+    def snapshot(self) -> tuple[int, float]:
+        with self._lock:
+            return self.retries, self.waited_s
+
+
+retry_stats = RetryStats()  # process-wide; runs report the difference over their lifetime
+
+
+def is_retryable(error: BaseException) -> bool:
+    text = str(error).lower()
+    return isinstance(error, duckdb.Error) and any(s in text for s in _RETRYABLE)
+
+
+def in_transaction(
+    con: duckdb.DuckDBPyConnection,
+    work: Callable[[duckdb.DuckDBPyConnection], T],
+    *,
+    what: str,
+    deadline_s: float = RETRY_DEADLINE_S,
+) -> T:
+    """Run ``work`` in one transaction and commit it; retry the whole transaction while the
+    catalog is busy or DuckLake reports a conflict (bounded by ``deadline_s``)."""
+    started = time.monotonic()
+    delay = _BACKOFF_FIRST_S
+    while True:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            result = work(con)
+            con.execute("COMMIT")
+            return result
+        except duckdb.Error as e:
+            _rollback(con)
+            waited = time.monotonic() - started
+            if not is_retryable(e):
+                raise
+            if waited >= deadline_s:
+                raise StoreBusy(
+                    f"{what}: the store's catalog stayed busy for {waited:.0f} s ({e}); "
+                    "retry later, or look for a stuck writer"
+                ) from e
+            pause = random.uniform(delay / 2, delay)
+            retry_stats.add(pause)
+            log.debug("%s: catalog busy (%s); retrying in %.0f ms", what, e, pause * 1000)
+            time.sleep(pause)
+            delay = min(delay * 2, _BACKOFF_MAX_S)
+        except BaseException:
+            _rollback(con)
+            raise
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # no transaction left open (a failed COMMIT already ended it)
+
+
+def prepare_sqlite_catalog(path: Path) -> None:
+    """Create the catalog file in WAL mode before DuckLake fills it, or switch an existing
+    one to WAL (a catalog DuckLake created itself uses a rollback journal, in which readers
+    and writers lock each other out)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=30)
+        try:
+            mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"the store's catalog {path} is damaged or not a catalog: {e}") from e
+    except OSError as e:
+        raise StoreError(f"cannot create the store's catalog {path}: {e}") from e
+
+
+def open_lake(location: StoreLocation, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A new DuckDB connection with the store attached as ``snake`` and in use.
+
+    A writer creates an embedded store that does not exist yet; a reader is told to run an
+    ingest first."""
+    legacy = location.legacy_store()
+    if legacy is not None:
+        raise StoreError(legacy_message(location, legacy))
+    catalog_file = location.sqlite_file
+    if catalog_file is not None:
+        if not catalog_file.exists():
+            if read_only:
+                raise StoreError(
+                    f"no store at {location.describe()}: run `snake-pipe ingest` first, or "
+                    "pass --store"
+                )
+            if (
+                location.folder is not None
+                and location.folder.exists()
+                and not (location.folder.is_dir())
+            ):
+                raise StoreError(f"the store path {location.folder} is a file, not a store folder")
+            prepare_sqlite_catalog(catalog_file)
+        elif not read_only:
+            prepare_sqlite_catalog(catalog_file)
+    options = []
+    if read_only:
+        options.append("READ_ONLY")
+    if location.data_path is not None:
+        options.append(f"DATA_PATH '{_quote(location.data_path)}'")
+        if location.embedded:
+            options.append("OVERRIDE_DATA_PATH true")  # the folder may have been moved
+    if not read_only:
+        options.append(f"DATA_INLINING_ROW_LIMIT {INLINING_ROW_LIMIT}")
+    attach = f"ATTACH '{_quote(location.uri)}' AS {CATALOG_ALIAS} ({', '.join(options)})"
+    con = _connect()
+    deadline = time.monotonic() + RETRY_DEADLINE_S
+    delay = _BACKOFF_FIRST_S
+    while True:
+        try:
+            con.execute(attach)
+            break
+        except duckdb.Error as e:
+            if is_retryable(e) and time.monotonic() < deadline:
+                time.sleep(random.uniform(delay / 2, delay))
+                delay = min(delay * 2, _BACKOFF_MAX_S)
+                continue
+            con.close()
+            raise StoreError(_attach_failure(location, e)) from e
+    con.execute(f"USE {CATALOG_ALIAS}")
+    return con
+
+
+def _attach_failure(location: StoreLocation, e: duckdb.Error) -> str:
+    text = str(e)
+    where = location.describe()
+    if "not a database" in text or "malformed" in text or "file is encrypted" in text:
+        return (
+            f"the store's catalog at {where} is damaged ({text.splitlines()[0]}); restore it "
+            "from a backup, or move the folder away and ingest again"
+        )
+    return f"cannot open the store {where}: {text}"
+
+
+def legacy_message(location: StoreLocation, legacy: Path) -> str:
+    same = legacy == location.folder
+    return (
+        f"{legacy} is a store of snake-pipe 0.1 (one DuckDB file); stores are DuckLake folders "
+        f"now. Run `snake-pipe store migrate{'' if same else f' --from {legacy}'}` to import "
+        f"it into {location.describe()}"
+        + (f" (the file is kept as {legacy}.v1-backup)" if same else "")
+    )
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")

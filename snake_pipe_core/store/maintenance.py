@@ -1,0 +1,152 @@
+"""Table maintenance: keep a store that takes many small commits as fast as a bulk-loaded one.
+
+Every commit adds to the lake: the watcher's one-file commits stay in the catalog ("data
+inlining"), each ingest batch adds a Parquet file per table, and every commit is a snapshot.
+:func:`maintain` runs DuckLake's own maintenance, each step its own transaction so that
+writers go on meanwhile:
+
+1. write inlined rows to Parquet (``ducklake_flush_inlined_data``);
+2. merge small adjacent files (``ducklake_merge_adjacent_files``);
+3. expire snapshots older than ``keep_snapshots_days`` (DuckLake's own ``AT (VERSION => …)``
+   cannot go further back; snake-pipe's time travel by run works on the rows' snapshot ids,
+   which the lake keeps, see :mod:`~snake_pipe_core.store.schema`);
+4. delete the files no snapshot needs any more, and files that commits which failed and were
+   retried left behind (only those older than an hour, never a commit in progress).
+
+The nightly Dagster job and ``snake-pipe store maintain`` run it; ``watch --ingest`` runs it
+when idle after many commits.
+"""
+
+import logging
+import time
+from functools import partial
+from dataclasses import dataclass, field
+
+import duckdb
+
+from .lake import in_transaction
+from .location import CATALOG_ALIAS
+from .schema import TABLES
+from .store import Store
+
+__all__ = ["MaintenanceReport", "maintain", "table_files"]
+
+log = logging.getLogger(__name__)
+# A file written by a commit that failed is an orphan only once no commit can still be
+# writing it; commits take milliseconds to seconds.
+ORPHAN_AGE = "1 hour"
+
+
+@dataclass(slots=True)
+class MaintenanceReport:
+    """What maintenance found and did."""
+
+    files_before: dict[str, int] = field(default_factory=dict)
+    files_after: dict[str, int] = field(default_factory=dict)
+    inlined_before: dict[str, int] = field(default_factory=dict)
+    snapshots_before: int = 0
+    snapshots_after: int = 0
+    deleted_files: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "files_before": sum(self.files_before.values()),
+            "files_after": sum(self.files_after.values()),
+            "inlined_rows_flushed": sum(self.inlined_before.values()),
+            "snapshots_before": self.snapshots_before,
+            "snapshots_after": self.snapshots_after,
+            "deleted_files": self.deleted_files,
+            "seconds": round(self.seconds, 3),
+            "tables": {
+                t: {"files_before": self.files_before.get(t, 0),
+                    "files_after": self.files_after.get(t, 0),
+                    "inlined_rows_flushed": self.inlined_before.get(t, 0)}
+                for t in TABLES
+            },
+        }  # fmt: skip
+
+
+def table_files(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Parquet files each table reads from."""
+    return {
+        t: int(
+            con.execute(
+                f"SELECT count(*) FROM ducklake_list_files('{CATALOG_ALIAS}', '{t}')"
+            ).fetchall()[0][0]
+        )
+        for t in TABLES
+    }
+
+
+def _inlined_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows each table holds inlined in the catalog (they are in no file yet)."""
+    files_rows = {
+        t: int(
+            con.execute(
+                f"SELECT coalesce(sum(record_count), 0) FROM "
+                f"__ducklake_metadata_{CATALOG_ALIAS}.ducklake_data_file d "
+                f"JOIN __ducklake_metadata_{CATALOG_ALIAS}.ducklake_table tb "
+                "ON tb.table_id = d.table_id AND tb.end_snapshot IS NULL "
+                "WHERE tb.table_name = ? AND d.end_snapshot IS NULL",
+                [t],
+            ).fetchall()[0][0]
+        )
+        for t in TABLES
+    }
+    counts = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in TABLES}
+    return {t: max(0, counts[t] - files_rows[t]) for t in TABLES}
+
+
+def _snapshots(con: duckdb.DuckDBPyConnection) -> int:
+    return int(
+        con.execute(f"SELECT count(*) FROM ducklake_snapshots('{CATALOG_ALIAS}')").fetchall()[0][0]
+    )
+
+
+def _call(con: duckdb.DuckDBPyConnection, *, sql: str) -> list[tuple[object, ...]]:
+    return con.execute(sql).fetchall()
+
+
+def maintain(store: Store, *, keep_snapshots_days: float = 7.0) -> MaintenanceReport:
+    """Compact the store's tables and drop what no snapshot kept needs (see module doc)."""
+    started = time.monotonic()
+    report = MaintenanceReport()
+    with store.connect() as con:
+        report.files_before = table_files(con)
+        report.inlined_before = _inlined_rows(con)
+        report.snapshots_before = _snapshots(con)
+        for step, sql in (
+            ("writing inlined rows to Parquet",
+             f"CALL ducklake_flush_inlined_data('{CATALOG_ALIAS}')"),
+            ("merging small files", f"CALL ducklake_merge_adjacent_files('{CATALOG_ALIAS}')"),
+            (
+                "expiring old snapshots",
+                f"CALL ducklake_expire_snapshots('{CATALOG_ALIAS}', older_than => "
+                f"now() - INTERVAL '{float(keep_snapshots_days) * 86400:.0f} seconds')",
+            ),
+        ):  # fmt: skip
+            log.info("store maintenance: %s", step)
+            in_transaction(con, partial(_call, sql=sql), what=step)
+        for step, sql in (
+            ("deleting unreferenced files",
+             f"CALL ducklake_cleanup_old_files('{CATALOG_ALIAS}', cleanup_all => true)"),
+            ("deleting files of failed commits",
+             f"CALL ducklake_delete_orphaned_files('{CATALOG_ALIAS}', "
+             f"older_than => now() - INTERVAL '{ORPHAN_AGE}')"),
+        ):  # fmt: skip
+            log.info("store maintenance: %s", step)
+            deleted = in_transaction(con, partial(_call, sql=sql), what=step)
+            report.deleted_files += len(deleted)
+        report.files_after = table_files(con)
+        report.snapshots_after = _snapshots(con)
+    report.seconds = time.monotonic() - started
+    log.info(
+        "store maintenance: %d → %d files, %d inlined rows written, %d files deleted in %.1f s",
+        sum(report.files_before.values()),
+        sum(report.files_after.values()),
+        sum(report.inlined_before.values()),
+        report.deleted_files,
+        report.seconds,
+    )
+    return report
