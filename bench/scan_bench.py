@@ -9,6 +9,8 @@ page cache warmed); nothing is asserted. See also :mod:`bench.ingest_bench`.
                 (``SNAKE_PIPE_SCANNER=off``), the *bare reference* (read + ``orjson.loads`` + an
                 iterative node count in as many processes) and the *naive loop* (one process,
                 ``json``).
+                ``engine-no-store`` is the same walk, pool, read, hash, scan and result rows
+                without the store: the analysis side's own cost.
 ``analysis``    one process, files already in memory: the native scanner (validate + measure +
                 metadata) against the Python path (``orjson``/our parsers + the format's walk)
                 and ``orjson.loads`` alone, in MB/s.
@@ -65,6 +67,31 @@ print(n)
 """
 
 
+# The engine without the store: the same walk, worker pool, reading, hashing, scanning and
+# result rows as an ingest, the rows thrown away. What the analysis side costs on its own.
+_ENGINE = r"""
+import sys
+from snake_pipe_core.analysis import AnalysisSettings, WorkItem
+from snake_pipe_core.batch import Executor, prestart_workers
+from snake_pipe_core.config import DiscoverySettings
+from snake_pipe_core.discovery import Rules, Walk, check_root
+from snake_pipe_core.hashes import KnownHashes
+
+if __name__ == "__main__":
+    root = check_root(sys.argv[1])
+    prestart_workers()
+    items = (
+        WorkItem(e.path, e.size)
+        for e in Walk(root, Rules(DiscoverySettings())).entries()
+        if e.excluded_by is None and e.problem is None
+    )
+    executor = Executor(
+        root, AnalysisSettings(), workers=int(sys.argv[2]), known_hashes=lambda _: KnownHashes()
+    )
+    print(sum(len(r.metas) for r in executor.run(items)))
+"""
+
+
 def _files(root: Path) -> list[bytes]:
     return [p.read_bytes() for p in sorted(root.rglob("*.json"))]
 
@@ -79,6 +106,7 @@ def bench_throughput(args: argparse.Namespace, work: Path) -> dict[str, object]:
             lambda: _ingest_cmd(root, _fresh_store(work), "--workers", w),
             python_env,
         ),
+        "engine-no-store": (lambda: _script(_ENGINE, str(root), w), None),
         "duckdb-json_valid": (lambda: _script(_DUCKDB, str(root), w), None),
         "bare": (lambda: _script(_BARE, str(root), w), None),
         "naive": (lambda: _script(_NAIVE, str(root)), None),
@@ -92,7 +120,7 @@ def bench_throughput(args: argparse.Namespace, work: Path) -> dict[str, object]:
             runs[name].append(_measure_env(cmd(), env))
     wall = {k: statistics.median(m.seconds for m in v) for k, v in runs.items()}
     cpu = {k: statistics.median(m.cpu_seconds for m in v) for k, v in runs.items()}
-    sp = wall["snake-pipe"]
+    sp = wall.get("snake-pipe", float("nan"))
     result: dict[str, object] = {
         "files": files,
         "mb": round(size / 1e6, 1),
@@ -109,6 +137,12 @@ def bench_throughput(args: argparse.Namespace, work: Path) -> dict[str, object]:
         "ratio_vs_python_path": round(wall["snake-pipe-python"] / sp, 3)
         if "snake-pipe-python" in wall
         else None,
+        "engine_over_duckdb": round(wall["engine-no-store"] / wall["duckdb-json_valid"], 3)
+        if "engine-no-store" in wall and "duckdb-json_valid" in wall
+        else None,
+        "engine_vs_bare": round(wall["bare"] / wall["engine-no-store"], 3)
+        if "engine-no-store" in wall and "bare" in wall
+        else None,
     }
     print(
         f"throughput on {files} files ({size / 1e6:.0f} MB, avg {size / files / 1e3:.1f} KB), "
@@ -119,7 +153,14 @@ def bench_throughput(args: argparse.Namespace, work: Path) -> dict[str, object]:
             f"  {k:<20} {wall[k]:7.2f} s  {files / wall[k] * 60:>10,.0f} files/min  "
             f"cpu {cpu[k]:6.1f} s"
         )
-    for key in ("ingest_over_duckdb", "ratio_vs_bare", "ratio_vs_naive", "ratio_vs_python_path"):
+    for key in (
+        "ingest_over_duckdb",
+        "ratio_vs_bare",
+        "ratio_vs_naive",
+        "ratio_vs_python_path",
+        "engine_over_duckdb",
+        "engine_vs_bare",
+    ):
         if result[key] is not None:
             print(f"  {key:<22} {result[key]:.2f}x")
     return result
