@@ -301,11 +301,11 @@ def _ingest(
         real_root, Rules(settings.discovery), subpaths=tuple(paths) if paths is not None else None
     )
     prefixes = None if walk.subpaths is None else [storage_path(p) for p in walk.subpaths]
+    retries_before = retry_stats.snapshot()[0]
     run_id, manifest = store.begin_run(
         repo, real_root, mode=mode, trigger=trigger, prefixes=prefixes
     )
     summary = IngestSummary(repo=repo, root=real_root, run_id=run_id)
-    retries_before = retry_stats.snapshot()[0]
     commits = _Commits(store, summary)
     retry_set = {storage_path(p) for p in retry or ()}
     analysis = AnalysisSettings(
@@ -394,6 +394,7 @@ def _ingest(
         summary.status = "succeeded"
         summary.commit_retries = retry_stats.snapshot()[0] - retries_before
         store.finish_run(summary, status="succeeded", deleted=gone)
+        summary.commit_retries = retry_stats.snapshot()[0] - retries_before
         report()
         log.info(
             "ingested %s: %d discovered, %d analysed (%d quarantined), %d deleted in %.2f s",

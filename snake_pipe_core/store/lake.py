@@ -50,6 +50,9 @@ _RETRYABLE = (
     "could not serialize access",
     "deadlock detected",
     "conflict on tuple",
+    # DuckLake's own statements inside a commit (flushing inlined rows, say) report the busy
+    # catalog this way when an earlier one met it.
+    "current transaction is aborted",
 )
 # Inserts of at most this many rows stay in the catalog ("data inlining") until maintenance
 # writes them to Parquet: the watcher's one-file commits would otherwise leave thousands of
@@ -151,9 +154,12 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def prepare_sqlite_catalog(path: Path) -> None:
-    """Create the catalog file in WAL mode before DuckLake fills it, or switch an existing
-    one to WAL (a catalog DuckLake created itself uses a rollback journal, in which readers
-    and writers lock each other out)."""
+    """Create a new catalog file in WAL mode before DuckLake fills it (a catalog DuckLake
+    creates itself uses a rollback journal, in which readers and writers lock each other out).
+
+    Only ever for a file nobody uses yet: SQLite's locks are POSIX record locks, which belong
+    to the process, and closing *any* descriptor of the file drops every lock the process
+    holds on it, DuckDB's included."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, timeout=30)
@@ -178,22 +184,18 @@ def open_lake(location: StoreLocation, *, read_only: bool) -> duckdb.DuckDBPyCon
     if legacy is not None:
         raise StoreError(legacy_message(location, legacy))
     catalog_file = location.sqlite_file
-    if catalog_file is not None:
-        if not catalog_file.exists():
-            if read_only:
-                raise StoreError(
-                    f"no store at {location.describe()}: run `snake-pipe ingest` first, or "
-                    "pass --store"
-                )
-            if (
-                location.folder is not None
-                and location.folder.exists()
-                and not (location.folder.is_dir())
-            ):
-                raise StoreError(f"the store path {location.folder} is a file, not a store folder")
-            prepare_sqlite_catalog(catalog_file)
-        elif not read_only:
-            prepare_sqlite_catalog(catalog_file)
+    if catalog_file is not None and not catalog_file.exists():
+        if read_only:
+            raise StoreError(
+                f"no store at {location.describe()}: run `snake-pipe ingest` first, or pass --store"
+            )
+        if (
+            location.folder is not None
+            and location.folder.exists()
+            and not (location.folder.is_dir())
+        ):
+            raise StoreError(f"the store path {location.folder} is a file, not a store folder")
+        prepare_sqlite_catalog(catalog_file)
     options = []
     if read_only:
         options.append("READ_ONLY")

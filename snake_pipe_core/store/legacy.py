@@ -44,17 +44,21 @@ def _attach_source(con: duckdb.DuckDBPyConnection, source: Path) -> str:
                 raise StoreError(f"{source} is not an export of a snake-pipe 0.1 store: "
                                  f"{parquet.name} is missing")  # fmt: skip
             con.execute(
-                f"CREATE OR REPLACE TEMP VIEW legacy_{table} AS SELECT * FROM read_parquet(?)",
-                [str(parquet)],
+                f"CREATE OR REPLACE TEMP VIEW legacy_{table} AS "
+                f"SELECT * FROM read_parquet('{_quote(str(parquet))}')"
             )
         return "export"
     try:
-        con.execute(f"ATTACH '{str(source).replace(chr(39), chr(39) * 2)}' AS legacy (READ_ONLY)")
+        con.execute(f"ATTACH '{_quote(str(source))}' AS legacy (READ_ONLY)")
     except duckdb.Error as e:
         raise StoreError(legacy_source_error(source, e)) from e
     for table in LEGACY_TABLES:
         con.execute(f"CREATE OR REPLACE TEMP VIEW legacy_{table} AS SELECT * FROM legacy.{table}")
     return "file"
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def legacy_source_error(source: Path, e: BaseException) -> str:
@@ -136,8 +140,9 @@ def migrate_legacy(store: Store, source: Path | None = None) -> MigrationReport:
         os.replace(folder, backup)
         source = backup
         log.info("moved the 0.1 store %s to %s", folder, backup)
-    if folder is not None and store.location.sqlite_file is not None:
-        prepare_sqlite_catalog(store.location.sqlite_file)  # the store now takes its place
+    catalog = store.location.sqlite_file
+    if folder is not None and catalog is not None and not catalog.exists():
+        prepare_sqlite_catalog(catalog)  # the store now takes the old one's place
     try:
         with store.connect() as con:
             if con.execute("SELECT count(*) FROM file_versions").fetchall()[0][0]:

@@ -19,8 +19,8 @@ when idle after many commits.
 
 import logging
 import time
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 
 import duckdb
 

@@ -1,0 +1,291 @@
+"""Many processes on one store, as users run them: readers never wait for writers nor make
+them fail, writers of different repositories commit side by side, a kill at any instant loses
+nothing and duplicates nothing, and maintenance runs under load.
+
+Readers here are what users run: ``connect_readonly`` in a process of its own, and DuckDB's own
+CLI with the README's ATTACH statement. None of them speaks a snake-pipe lock."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from snake_pipe_core import Store, ingest_repository, load_settings, maintain
+from tests.conftest import ROOT, MakeRepo
+from tests.fixtures import asts
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+READER = ROOT / "tests" / "fixtures" / "readers.py"
+
+
+def corpus(n: int, seed: int = 0) -> dict[str, bytes]:
+    rng = random.Random(seed)
+    files: dict[str, bytes] = {}
+    for i in range(n):
+        d = f"pkg{i % 13}/sub{i % 5}"
+        kind = rng.random()
+        if kind < 0.05:
+            files[f"{d}/bad{i}.js.ast.json"] = b'{"type": "Program", "body": [' * rng.randint(1, 3)
+        elif kind < 0.3:
+            files[f"{d}/m{i}.py.ast.json"] = asts.dumps(asts.python_envelope())
+        elif kind < 0.5:
+            files[f"{d}/t{i}.go.ast.json"] = asts.deep_tree_sitter_text(
+                rng.randint(100, 3000)
+            ).encode()
+        else:
+            files[f"{d}/f{i}.js.ast.json"] = asts.dumps(asts.estree(rng.randint(20, 400)))
+    return files
+
+
+def snapshot(store: Store, repo: str) -> dict[str, Any]:
+    q = store.query
+    return {
+        "files": q("SELECT path, state, reason, size_bytes, mtime_ns, content_hash, language, "
+                   "format FROM ast_files WHERE repo = ? ORDER BY path", [repo]),
+        "extracted": q("SELECT * EXCLUDE (last_seen) FROM extracted_files WHERE repo = ? "
+                       "ORDER BY path", [repo]),
+        "quarantined": q("SELECT path, reason, detail, attempts FROM quarantined_files "
+                         "WHERE repo = ? ORDER BY path", [repo]),
+    }  # fmt: skip
+
+
+def reference(root: Path, tmp_path: Path, repo: str) -> dict[str, Any]:
+    """What a clean, lone ingest of ``root`` stores."""
+    ref = Store(tmp_path / f"reference-{repo}")
+    ingest_repository(root, store=ref, settings=load_settings(env={}, workers=1), repo=repo)
+    return snapshot(ref, repo)
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "snake_pipe_core.cli", *args]
+
+
+def duckdb_cli() -> str:
+    """DuckDB's CLI of the pinned release (the duckdb-cli package puts it beside python)."""
+    exe = Path(sys.executable).parent / "duckdb"
+    if not os.access(exe, os.X_OK):
+        exe.chmod(0o755)  # the wheel installs it without the executable bit
+    return str(exe)
+
+
+@contextmanager
+def readers(store: Path, tmp_path: Path, kinds: tuple[str, ...]) -> Iterator[list[Path]]:
+    """Plain readers polling the store in processes of their own until the block ends."""
+    stop = tmp_path / f"stop-{time.monotonic_ns()}"
+    outs = [tmp_path / f"reads-{kind}-{i}-{time.monotonic_ns()}.jsonl" for i, kind in
+            enumerate(kinds)]  # fmt: skip
+    procs = [
+        subprocess.Popen([sys.executable, str(READER), kind, str(store), str(stop), str(out),
+                          duckdb_cli() if kind == "cli" else "", "0.05"])
+        for kind, out in zip(kinds, outs, strict=True)
+    ]  # fmt: skip
+    try:
+        yield outs
+    finally:
+        stop.touch()
+        for p in procs:
+            p.wait(60)
+
+
+def reads(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def test_plain_readers_read_throughout_an_ingest_and_never_fail_it(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    root = make_repo("big", corpus(3000, seed=5))
+    target = tmp_path / "store"
+    Store(target).open()
+    with readers(target, tmp_path, ("python", "python", "cli")) as outs:
+        time.sleep(1.0)  # the readers are polling before the writer starts
+        done = subprocess.run(
+            cli("ingest", str(root), "--store", str(target), "--json", "--workers", "2"),
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        time.sleep(0.5)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    for out in outs:
+        got = reads(out)
+        failed = [r for r in got if not r["ok"]]
+        assert not failed, failed[:3]
+        counts = [r["files"] for r in got]
+        assert counts == sorted(counts), "a reader saw the store go back in time"
+        assert counts[-1] == summary["discovered"]
+    # The readers saw the ingest in progress, not only before and after it.
+    python_counts = {r["files"] for r in reads(outs[0])}
+    assert len(python_counts - {0, summary["discovered"]}) >= 1
+    assert snapshot(Store(target), "big") == reference(root, tmp_path, "big")
+
+
+def test_four_concurrent_ingests_and_two_readers(make_repo: MakeRepo, tmp_path: Path) -> None:
+    roots = [make_repo(f"r{i}", corpus(700, seed=10 + i)) for i in range(4)]
+    target = tmp_path / "store"
+    Store(target).open()
+    with readers(target, tmp_path, ("python", "cli")) as outs:
+        procs = [
+            subprocess.Popen(cli("ingest", str(r), "--store", str(target), "--json",
+                                 "--workers", "1"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for r in [*roots, roots[0]]  # and the same repository twice: they take turns
+        ]  # fmt: skip
+        results = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, results, strict=True):
+        assert p.returncode == 0, err
+        assert json.loads(out)["status"] == "succeeded"
+    for out in outs:
+        assert all(r["ok"] for r in reads(out)), [r for r in reads(out) if not r["ok"]][:3]
+    store = Store(target)
+    for i, root in enumerate(roots):
+        got, want = snapshot(store, f"r{i}"), reference(root, tmp_path, f"r{i}")
+        assert got["files"] == want["files"]
+        assert got["extracted"] == want["extracted"]
+        assert [q[:3] for q in got["quarantined"]] == [q[:3] for q in want["quarantined"]]
+    assert store.query("SELECT status, count(*) FROM runs GROUP BY 1") == [("succeeded", 5)]
+
+
+def test_sigkill_at_random_moments_with_concurrent_writers(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    root = make_repo("crashy", corpus(2000))
+    others = [make_repo(f"other{i}", corpus(400, seed=20 + i)) for i in range(2)]
+    target = tmp_path / "crashed"
+    Store(target).open()
+    rng = random.Random(42)
+    kills = 0
+    with readers(target, tmp_path, ("python",)) as outs:
+        for attempt in range(6):
+            # New files arrive between attempts, so every attempt has work to be killed in.
+            make_repo("crashy", {f"wave{attempt}/{k}": v for k, v in
+                                 corpus(700, seed=100 + attempt).items()})  # fmt: skip
+            # Another repository is written meanwhile, by a process nobody kills.
+            other = subprocess.Popen(
+                cli("ingest", str(others[attempt % 2]), "--store", str(target), "--full"),
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            known = {r for (r,) in Store(target).query("SELECT run_id FROM runs")}
+            proc = subprocess.Popen(
+                cli("ingest", str(root), "--store", str(target), "--workers", "2"),
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            if attempt % 2:
+                # after this run's first commit, plus a random delay
+                deadline = time.monotonic() + 30
+                while proc.poll() is None and time.monotonic() < deadline:
+                    committed = Store(target).query(
+                        "SELECT run_id FROM checkpoints WHERE repo = 'crashy' AND done > 0"
+                    )
+                    if {r for (r,) in committed} - known:
+                        break
+                    time.sleep(0.02)
+                time.sleep(rng.uniform(0, 1.0))
+            else:
+                time.sleep(rng.uniform(0.1, 1.5))  # any moment: start-up, walk, pool, commit
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)  # the CLI, its forkserver and its workers
+                kills += 1
+            proc.wait()
+            _, err = other.communicate(timeout=300)
+            assert other.returncode == 0, err
+    done = subprocess.run(cli("ingest", str(root), "--store", str(target), "--json"),
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert all(r["ok"] for r in reads(outs[0]))
+    assert kills >= 3
+    expected = reference(root, tmp_path, "crashy")
+    crashed = Store(target)
+    partial = crashed.query(
+        "SELECT count(*) FROM checkpoints WHERE repo = 'crashy' "
+        "AND status = 'interrupted' AND done > 0 AND done < planned"
+    )
+    assert partial[0][0] >= 1, "no kill landed between two commits"
+    assert snapshot(crashed, "crashy") == expected
+    statuses = dict(
+        crashed.query("SELECT status, count(*) FROM runs WHERE repo = 'crashy' GROUP BY 1")
+    )
+    assert statuses.get("running", 0) == 0
+    assert statuses["interrupted"] >= 2 and statuses["succeeded"] >= 1
+    # nothing was counted twice: every quarantined file was attempted exactly once
+    assert {a for *_, a in snapshot(crashed, "crashy")["quarantined"]} == {1}
+    for i, other_root in enumerate(others):
+        assert (
+            snapshot(crashed, f"other{i}")["files"]
+            == reference(other_root, tmp_path, f"other{i}")["files"]
+        )
+
+
+def test_runs_of_one_repository_take_turns(make_repo: MakeRepo, tmp_path: Path) -> None:
+    """While one process holds a repository's turn, another run of it waits; runs of other
+    repositories and readers of the store go on."""
+    from snake_pipe_core.store import repo_lock
+
+    one = make_repo("one", corpus(40, seed=3))
+    two = make_repo("two", corpus(40, seed=4))
+    target = Store(tmp_path / "turns")
+    ingest_repository(two, store=target, settings=load_settings(env={}, workers=1))
+    with repo_lock(target.path, "one"):
+        waiting = subprocess.Popen(
+            cli("ingest", str(one), "--store", str(target.path), "--json"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.5)
+        assert waiting.poll() is None  # queued behind the other run
+        other = subprocess.run(
+            cli("ingest", str(two), "--store", str(target.path)), capture_output=True, timeout=60
+        )
+        assert other.returncode == 0
+        assert target.query("SELECT count(*) FROM ast_files WHERE repo = 'one'") == [(0,)]
+    out, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, err
+    assert json.loads(out)["extracted"] > 0
+
+
+def test_maintenance_under_load_changes_no_answer(make_repo: MakeRepo, tmp_path: Path) -> None:
+    roots = [make_repo(f"m{i}", corpus(500, seed=30 + i)) for i in range(2)]
+    target = tmp_path / "store"
+    store = Store(target)
+    # Many small commits first: the watcher's way (one path per run).
+    small = make_repo("small", corpus(60, seed=40))
+    paths = [str(p.relative_to(small)) for p in sorted(small.rglob("*.json"))[:40]]
+    settings = load_settings(env={}, workers=1)
+    for path in paths:
+        ingest_repository(small, store=store, settings=settings, repo="small", paths=[path])
+    with readers(target, tmp_path, ("python",)) as outs:
+        procs = [
+            subprocess.Popen(cli("ingest", str(r), "--store", str(target), "--workers", "1"),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            for r in roots
+        ]  # fmt: skip
+        reports = []
+        while any(p.poll() is None for p in procs):
+            reports.append(maintain(store, keep_snapshots_days=0))
+        for p in procs:
+            _, err = p.communicate(timeout=300)
+            assert p.returncode == 0, err
+        reports.append(maintain(store, keep_snapshots_days=0))
+    assert all(r["ok"] for r in reads(outs[0]))
+    assert len(reports) >= 2  # maintenance really ran while the ingests wrote
+    # The small commits were inlined in the catalog, and maintenance wrote them to Parquet.
+    assert reports[0].inlined_before["file_versions"] >= len(paths)
+    assert reports[-1].files_after["file_versions"] == 1  # everything merged into one file
+    for i, root in enumerate(roots):
+        assert snapshot(store, f"m{i}") == reference(root, tmp_path, f"m{i}")
+    one_by_one = Store(tmp_path / "ref-small")
+    for path in paths:
+        ingest_repository(small, store=one_by_one, settings=settings, repo="small", paths=[path])
+    assert snapshot(store, "small") == snapshot(one_by_one, "small")

@@ -1,0 +1,272 @@
+"""The DuckLake store on a real catalog and real Parquet files: where it lives, what it writes,
+time travel by run, a busy catalog, maintenance, and stores of snake-pipe 0.1."""
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from snake_pipe_core import (
+    Store,
+    StoreBusy,
+    StoreError,
+    StoreLocation,
+    connect_readonly,
+    ingest_repository,
+    load_settings,
+    maintain,
+)
+from snake_pipe_core.store import in_transaction, retry_stats
+from snake_pipe_core.store.lake import extension_directory
+from tests.conftest import MakeRepo
+from tests.fixtures import asts, legacy
+
+pytestmark = pytest.mark.integration
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "snake_pipe_core.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+FILES_SQL = "SELECT path, state, reason, content_hash FROM ast_files WHERE repo = 'r'"
+
+
+def files(store: Store) -> dict[str, tuple[object, ...]]:
+    return {r[0]: r[1:] for r in store.query(FILES_SQL)}
+
+
+@contextmanager
+def hold_catalog(catalog: Path, *, seconds: float) -> Iterator[None]:
+    """Another process takes the catalog's write lock and keeps it for ``seconds``.
+
+    (Another process, not this one: SQLite's locks are POSIX record locks, which a process
+    never conflicts with itself on.)"""
+    code = (
+        "import sqlite3, sys, time\n"
+        "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "db.execute('BEGIN IMMEDIATE'); print('held', flush=True)\n"
+        "time.sleep(float(sys.argv[2])); db.execute('ROLLBACK')\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(catalog), str(seconds)],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        yield
+    finally:
+        proc.wait(30)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@pytest.mark.unit
+def test_the_store_setting_is_a_folder_or_a_catalog(tmp_path: Path) -> None:
+    embedded = StoreLocation.parse(tmp_path / "s")
+    assert embedded.embedded and embedded.folder == tmp_path / "s"
+    assert embedded.uri == f"ducklake:sqlite:{tmp_path / 's' / 'catalog.sqlite'}"
+    assert embedded.data_path == f"{tmp_path / 's' / 'data'}/"
+    assert embedded.attach_sql() == f"ATTACH '{embedded.uri}' AS snake (READ_ONLY)"
+
+    pg = StoreLocation.parse(
+        "ducklake:postgres:dbname=snake host=db password=s3cret", "/shared/snake/"
+    )
+    assert not pg.embedded and pg.is_postgres and pg.data_path == "/shared/snake/"
+    assert pg.describe() == "ducklake:postgres:dbname=snake host=db password=***"
+    assert "s3cret" not in str(pg.local_state())
+    url = StoreLocation.parse("ducklake:postgres:postgresql://snake:s3cret@db/snake")
+    assert url.describe() == "ducklake:postgres:postgresql://snake:***@db/snake"
+
+
+def test_the_store_is_a_lake_a_plain_duckdb_client_can_attach(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "s")
+    ingest_repository(make_repo("r"), store=store, settings=load_settings(env={}, workers=1))
+    folder = tmp_path / "s"
+    assert {p.name for p in folder.iterdir()} >= {"catalog.sqlite", "locks"}
+    db = sqlite3.connect(folder / "catalog.sqlite")
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    db.close()
+    # The README's statement, in a plain DuckDB connection with the packaged extensions.
+    con = duckdb.connect(config={"extension_directory": extension_directory()})
+    con.execute(f"ATTACH 'ducklake:sqlite:{folder}/catalog.sqlite' AS snake (READ_ONLY)")
+    con.execute("USE snake")
+    assert con.execute("SELECT count(*) FROM extracted_files").fetchone() == (7,)
+    with pytest.raises(duckdb.Error):
+        con.execute("INSERT INTO file_versions SELECT * FROM file_versions")  # read-only
+    con.close()
+
+
+def test_a_no_op_run_writes_no_file_version(make_repo: MakeRepo, tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    root = make_repo("r")
+    settings = load_settings(env={}, workers=1)
+    ingest_repository(root, store=store, settings=settings)
+    before = store.query("SELECT count(*) FROM file_versions")
+    again = ingest_repository(root, store=store, settings=settings)
+    assert again.unchanged == again.discovered and again.extracted == 0
+    assert store.query("SELECT count(*) FROM file_versions") == before
+    assert store.query("SELECT count(*) FROM analyses") == [(7,)]
+
+
+def test_time_travel_by_run_through_every_door(make_repo: MakeRepo, tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    root = make_repo("r")
+    settings = load_settings(env={}, workers=1)
+    first = ingest_repository(root, store=store, settings=settings)
+    then = files(store)
+    (root / "src/app.js.ast.json").write_bytes(asts.dumps(asts.estree(9)))
+    (root / "go/cmd/main.go.ast.json").unlink()
+    (root / "src/new.js.ast.json").write_bytes(b"[")
+    ingest_repository(root, store=store, settings=settings)
+    now = files(store)
+    assert now != then
+
+    # connect_readonly(at_run=…)
+    con = connect_readonly(tmp_path / "s", at_run=first.run_id)
+    got = {r[0]: r[1:] for r in con.execute(FILES_SQL).fetchall()}
+    assert got == then
+    con.close()
+    # snake-pipe sql --at RUN (a prefix of the run id is enough)
+    out = cli("sql", "--store", str(tmp_path / "s"), "--at", first.run_id[:-2], "--json",
+              "SELECT path, state FROM ast_files WHERE repo = 'r' ORDER BY path")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert {r["path"]: r["state"] for r in json.loads(out.stdout)} == {
+        p: v[0] for p, v in then.items()
+    }
+    # the documented SQL form, in a plain connection
+    con = connect_readonly(tmp_path / "s")
+    con.execute(
+        "SET VARIABLE snake_pipe_snapshot = (SELECT snapshot FROM runs WHERE run_id = ?)",
+        [first.run_id],
+    )
+    assert con.execute("SELECT count(*) FROM ast_files").fetchone() == (len(then),)
+    con.execute("RESET VARIABLE snake_pipe_snapshot")
+    assert con.execute("SELECT count(*) FROM ast_files").fetchone() == (len(now),)
+    con.close()
+    # an unknown run is an error, not the present passed off as the past
+    out = cli("sql", "--store", str(tmp_path / "s"), "--at", "nope", "SELECT 1")
+    assert out.returncode == 3 and "no run 'nope'" in out.stderr
+
+    # Maintenance merges and rewrites files: the past stays the past.
+    maintain(store, keep_snapshots_days=0)
+    con = connect_readonly(tmp_path / "s", at_run=first.run_id)
+    got = {r[0]: r[1:] for r in con.execute(FILES_SQL).fetchall()}
+    assert got == then
+    con.close()
+    assert files(store) == now
+
+
+def test_a_busy_catalog_delays_a_commit_and_never_fails_it(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "s")
+    root = make_repo("r")
+    settings = load_settings(env={}, workers=1)
+    ingest_repository(root, store=store, settings=settings, paths=["src"])
+    retries = retry_stats.snapshot()[0]
+    # Another process holds the catalog's write lock for a while, as a long commit does.
+    with hold_catalog(tmp_path / "s" / "catalog.sqlite", seconds=1.0):
+        started = time.monotonic()
+        summary = ingest_repository(root, store=store, settings=settings)
+    assert time.monotonic() - started >= 0.5
+    assert summary.status == "succeeded" and summary.commit_retries > 0
+    assert retry_stats.snapshot()[0] > retries
+    assert store.query("SELECT count(*) FROM extracted_files") == [(7,)]
+
+
+def test_a_catalog_busy_past_the_deadline_is_a_transient_error(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s").open()
+    with hold_catalog(tmp_path / "s" / "catalog.sqlite", seconds=3.0):
+        with store.connect() as con, pytest.raises(StoreBusy) as e:
+            in_transaction(
+                con,
+                lambda c: c.execute("INSERT INTO run_progress VALUES ('x', 'r', 1, 1, 1, now())"),
+                what="a test commit",
+                deadline_s=0.5,
+            )
+    assert e.value.transient and "stayed busy" in str(e.value)
+    assert store.query("SELECT count(*) FROM run_progress") == [(0,)]
+
+
+def test_readers_are_told_what_to_do_when_there_is_no_store(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="run `snake-pipe ingest` first"):
+        connect_readonly(tmp_path / "nothing")
+    assert not (tmp_path / "nothing").exists()  # a reader creates nothing
+
+
+def test_store_info_and_maintain_on_the_command_line(make_repo: MakeRepo, tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    for name in ("a", "b", "c"):
+        assert cli("ingest", str(make_repo(name)), "--store", str(store)).returncode == 0
+    info = json.loads(cli("store", "info", "--store", str(store), "--json").stdout)
+    assert info["store"] == str(store) and info["snapshot"] > 0
+    assert info["attach"].startswith("ATTACH 'ducklake:sqlite:")
+    out = cli("store", "maintain", "--store", str(store), "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["inlined_rows_flushed"] > 0  # small batches were kept in the catalog
+    assert report["tables"]["file_versions"]["files_after"] == 1
+    csv = cli("sql", "--store", str(store), "--csv", "SELECT repo, count(*) n FROM ast_files "
+              "GROUP BY 1 ORDER BY 1")  # fmt: skip
+    assert csv.stdout.splitlines() == ["repo,n", "a,8", "b,8", "c,8"]
+    bad = cli("sql", "--store", str(store), "SELECT nope FROM ast_files")
+    assert bad.returncode == 2 and "nope" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_single_file_store_of_0_1_is_refused_then_migrated(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    old = tmp_path / "store.duckdb"
+    expected = legacy.write_v01_store(old)
+    # Every command says how to migrate, and changes nothing.
+    for args in (["ingest", str(make_repo("r"))], ["status"]):
+        out = cli(*args, "--store", str(old))
+        assert out.returncode == 3
+        assert "snake-pipe store migrate" in out.stderr and "Traceback" not in out.stderr
+    assert old.is_file()
+
+    out = cli("store", "migrate", "--store", str(old))
+    assert out.returncode == 0, out.stderr
+    assert f"kept as {old}.v1-backup" in out.stdout
+    assert (tmp_path / "store.duckdb.v1-backup").is_file() and old.is_dir()
+    legacy.assert_migrated(Store(old), expected)
+    # and it is an ordinary store from now on
+    assert cli("ingest", str(make_repo("r")), "--store", str(old)).returncode == 0
+
+
+def test_the_old_default_store_beside_the_new_one_is_found(tmp_path: Path) -> None:
+    expected = legacy.write_v01_store(tmp_path / ".snake_pipe" / "store.duckdb")
+    out = cli("status")  # the default store is .snake_pipe/store now
+    assert out.returncode == 3
+    assert "store migrate --from" in out.stderr
+    out = cli("store", "migrate", "--from", str(tmp_path / ".snake_pipe" / "store.duckdb"))
+    assert out.returncode == 0, out.stderr
+    legacy.assert_migrated(Store(tmp_path / ".snake_pipe" / "store"), expected)
+
+
+def test_a_0_1_store_written_by_duckdb_2_is_migrated_through_an_export(tmp_path: Path) -> None:
+    old = tmp_path / "old.duckdb"
+    expected = legacy.write_v01_store(old)
+    export = tmp_path / "old.duckdb-export"
+    con = duckdb.connect(str(old), read_only=True)
+    con.execute(f"EXPORT DATABASE '{export}' (FORMAT parquet)")
+    con.close()
+    legacy.pretend_written_by_duckdb_2(old)
+    out = cli("store", "migrate", "--from", str(old), "--store", str(tmp_path / "new"))
+    assert out.returncode == 3
+    assert "EXPORT DATABASE" in out.stderr and f"--from {export}" in out.stderr
+    out = cli("store", "migrate", "--from", str(export), "--store", str(tmp_path / "new"))
+    assert out.returncode == 0, out.stderr
+    legacy.assert_migrated(Store(tmp_path / "new"), expected)
