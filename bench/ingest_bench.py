@@ -4,7 +4,7 @@ Every figure is a median of ``--repeat`` runs, timed from outside the measured p
 start-up included on both sides), with the page cache warmed first, so ratios compare like with
 like on a shared machine. Nothing here asserts: the README quotes what this prints.
 
-``throughput``  full ingest (discovery → committed DuckDB store, ``snake-pipe ingest``) against
+``throughput``  full ingest (discovery → committed DuckLake store, ``snake-pipe ingest``) against
                 (a) the *bare reference*: the same number of processes doing only read +
                 ``orjson.loads`` + an iterative node count, no store; and (b) a *naive loop*:
                 one process, the standard ``json`` module, the same count.
@@ -146,9 +146,9 @@ def _ingest_cmd(root: Path, store: Path, *extra: str) -> list[str]:
 
 
 def _fresh_store(work: Path) -> Path:
-    store = work / "store.duckdb"
-    for p in work.glob("store.duckdb*"):
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    store = work / "store"
+    if store.exists():
+        shutil.rmtree(store)
     return store
 
 

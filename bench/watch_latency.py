@@ -7,8 +7,10 @@ when idle and starts in under 2 s. Nothing here asserts: it prints figures for t
 ``latency``  starts ``snake-pipe watch --ingest`` (default settings: settle 0.2 s) on a
              generated repository, waits for its start-up rescan, then writes files one at a
              time, each with new content, and times close → the row is visible to a reader.
-             Visibility is polled every ``--poll`` seconds (the figure is that coarse), through
-             the store's own lock, as any reader would see it.
+             Visibility is polled every ``--poll`` seconds (the figure is that coarse) on a
+             plain ``connect_readonly()`` connection. Meanwhile another process, a plain
+             reader, queries the store every ``--reader-poll`` seconds (0: none), and its
+             failed reads are counted.
 ``idle``     generates ``--watched`` files, starts ``snake-pipe watch`` (no ingest: the process
              the Dagster sensor keeps alive) and reports its start-up — launch (Python start-up
              included) → the start-up rescan marker committed, i.e. every watch in place — and
@@ -33,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import orjson
@@ -80,10 +82,7 @@ def generate(root: Path, n: int) -> None:
 
 def write_config(work: Path, root: Path) -> Path:
     config = work / "snake_pipe.toml"
-    config.write_text(
-        f'store = "{work / "store" / "bench.duckdb"}"\n\n[[repos]]\nname = "bench"\n'
-        f'path = "{root}"\n'
-    )
+    config.write_text(f'store = "{work / "store"}"\n\n[[repos]]\nname = "bench"\npath = "{root}"\n')
     return config
 
 
@@ -134,24 +133,27 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def bench_latency(work: Path, files: int, base: int, poll: float) -> None:
+def bench_latency(work: Path, files: int, base: int, poll: float, reader_poll: float) -> None:
     sys.path.insert(0, str(PROJECT))
-    from snake_pipe_core import Store
-    from snake_pipe_core.errors import StoreError
+    from bench.plain_reader import polling_reader, reader_report
+    from snake_pipe_core import Store, connect_readonly
 
     root = work / "latency-repo"
     generate(root, base)
     config = write_config(work, root)
-    store = Store(work / "store" / "bench.duckdb")
+    Store(work / "store").open()
+    con = connect_readonly(work / "store")
 
     def visible(path: str) -> bool:
-        try:
-            sql = "SELECT count(*) FROM extracted_files WHERE path = ?"
-            return bool(store.query(sql, [path])[0][0])
-        except StoreError:
-            return False
+        sql = "SELECT count(*) FROM extracted_files WHERE path = ?"
+        return bool(con.execute(sql, [path]).fetchall()[0][0])
 
-    with watcher(config, work / "latency.log", "--ingest"):
+    reader = (
+        polling_reader(work / "store", work, pause=reader_poll)
+        if reader_poll > 0
+        else nullcontext(None)
+    )
+    with reader as reads, watcher(config, work / "latency.log", "--ingest"):
         deadline = time.monotonic() + 600
         while not visible(f"pkg0/mod{(base - 1) // FILES_PER_FOLDER}/file{base - 1}.js.ast.json"):
             if time.monotonic() > deadline:
@@ -171,6 +173,7 @@ def bench_latency(work: Path, files: int, base: int, poll: float) -> None:
                 time.sleep(poll)
             latencies.append(time.monotonic() - closed)
             time.sleep(0.05)  # one at a time: the next change arrives after a quiet moment
+    con.close()
     ms = [x * 1000 for x in latencies]
     print(
         f"latency, close → row in extracted_files ({files} files, {base} already in the "
@@ -178,6 +181,13 @@ def bench_latency(work: Path, files: int, base: int, poll: float) -> None:
         f"p95 {percentile(ms, 0.95):.0f} ms, max {max(ms):.0f} ms, "
         f"mean {statistics.fmean(ms):.0f} ms"
     )
+    if reads is not None:
+        report = reader_report(reads)
+        print(
+            f"  meanwhile a plain reader in another process queried the store every "
+            f"{reader_poll * 1000:.0f} ms: {report['reads']} reads, {report['failed_reads']} "
+            f"failed {report['errors'] or ''}"
+        )
 
 
 def bench_idle(work: Path, watched: int, seconds: float) -> None:
@@ -186,7 +196,7 @@ def bench_idle(work: Path, watched: int, seconds: float) -> None:
     generate(root, watched)
     print(f"generated {watched} files in {time.perf_counter() - t:.1f} s")
     config = write_config(work, root)
-    journal = work / "store" / "bench.journal.sqlite"
+    journal = work / "store" / "journal.sqlite"
     log = work / "idle.log"
     hz = os.sysconf("SC_CLK_TCK")
     # twice: the first start also creates the journal; the second is the one reported
@@ -229,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=100, help="files timed for latency")
     parser.add_argument("--base", type=int, default=2000, help="files in the latency repository")
     parser.add_argument("--poll", type=float, default=0.02, help="seconds between checks")
+    parser.add_argument("--reader-poll", type=float, default=0.05,
+                        help="a plain reader in another process queries the store this often "
+                        "(seconds; 0: no reader)")  # fmt: skip
     parser.add_argument("--watched", type=int, default=100_000, help="files watched (idle)")
     parser.add_argument("--seconds", type=float, default=10.0, help="idle CPU window")
     parser.add_argument("--small", action="store_true", help="a quick check at a tiny scale")
@@ -241,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     try:
         if args.what in ("latency", "all"):
-            bench_latency(work, args.files, args.base, args.poll)
+            bench_latency(work, args.files, args.base, args.poll, args.reader_poll)
         if args.what in ("idle", "all"):
             bench_idle(work, args.watched, args.seconds)
     finally:

@@ -516,7 +516,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         args.path = args.paths[0]
     level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # A watcher runs for days: its log lines say when.
+    stamp = "%(asctime)s " if args.command == "watch" else ""
+    logging.basicConfig(level=level, format=stamp + "%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))
     except ConfigError as e:

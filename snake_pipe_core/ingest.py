@@ -112,9 +112,11 @@ class _Commits:
 
     def add(self, results: Results) -> None:
         if results.metas:
-            seen = self.analysed
-            fresh = [m for m in results.metas if m[0] not in seen]
-            seen.update(m[0] for m in fresh)
+            seen, fresh = self.analysed, []
+            for meta in results.metas:
+                if meta[0] not in seen:
+                    seen.add(meta[0])
+                    fresh.append(meta)
             results.metas = fresh
         self.pending.extend(results)
         s = self.summary

@@ -11,10 +11,14 @@ back-off, bounded, and counts the retries so that runs can report what contentio
 """
 
 import logging
+import os
 import random
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -30,6 +34,7 @@ __all__ = [
     "extension_directory",
     "in_transaction",
     "is_retryable",
+    "keep_catalog_open",
     "open_lake",
     "prepare_sqlite_catalog",
     "retry_stats",
@@ -221,6 +226,8 @@ def open_lake(location: StoreLocation, *, read_only: bool) -> duckdb.DuckDBPyCon
             con.close()
             raise StoreError(_attach_failure(location, e)) from e
     con.execute(f"USE {CATALOG_ALIAS}")
+    if catalog_file is not None and not read_only:
+        keep_catalog_open(catalog_file)
     return con
 
 
@@ -233,6 +240,72 @@ def _attach_failure(location: StoreLocation, e: duckdb.Error) -> str:
             "from a backup, or move the folder away and ingest again"
         )
     return f"cannot open the store {where}: {text}"
+
+
+# The catalog keeper: a tiny process that holds one idle SQLite connection to the catalog
+# for as long as the process that started it lives (it reads its stdin until EOF, which
+# comes when that process exits or is killed), and leaves when the catalog is removed.
+_KEEPER = """
+import os, sqlite3, sys, threading
+path = sys.argv[1]
+db = sqlite3.connect(path, timeout=60)
+db.execute("SELECT count(*) FROM sqlite_master").fetchall()
+threading.Thread(target=sys.stdin.buffer.read, daemon=True).start()
+while threading.active_count() > 1 and os.path.exists(path):
+    threading.Event().wait(5)
+"""
+_MAX_KEEPERS = 4
+_keepers: "OrderedDict[Path, subprocess.Popen[bytes]]" = OrderedDict()
+_keepers_guard = threading.Lock()
+
+
+def keep_catalog_open(catalog: Path) -> None:
+    """Hold the SQLite catalog open from a keeper process while this process writes.
+
+    DuckDB's SQLite opens the catalog for each transaction and closes it after. Whoever
+    closes it last checkpoints the WAL and resets it under an exclusive lock, and anyone who
+    opens the catalog meanwhile is told "busy", on which DuckDB's SQLite sleeps in one-second
+    steps: readers and writers stalled for 0.5-1 s every few commits (measured with one writer
+    and one plain reader; docs/decisions.md). While another process holds a connection, nobody
+    closes it last: the WAL is checkpointed as it grows, without stopping anyone."""
+    with _keepers_guard:
+        proc = _keepers.get(catalog)
+        if proc is not None and proc.poll() is None:
+            _keepers.move_to_end(catalog)
+            return
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _KEEPER, str(catalog)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            )
+        except OSError as e:  # the store works without it, only slower under contention
+            log.warning("could not start the catalog keeper for %s: %s", catalog, e)
+            return
+        threading.Thread(target=proc.wait, name="catalog-keeper-reaper", daemon=True).start()
+        _keepers[catalog] = proc
+        while len(_keepers) > _MAX_KEEPERS:
+            _, oldest = _keepers.popitem(last=False)
+            _stop_keeper(oldest)
+
+
+def release_catalog(catalog: Path) -> None:
+    """Stop this process's keeper of ``catalog`` (if any)."""
+    with _keepers_guard:
+        proc = _keepers.pop(catalog, None)
+    if proc is not None:
+        _stop_keeper(proc)
+
+
+def _stop_keeper(proc: "subprocess.Popen[bytes]") -> None:
+    if proc.stdin is not None:
+        try:
+            proc.stdin.close()  # EOF: the keeper leaves
+        except OSError:
+            pass
 
 
 def legacy_message(location: StoreLocation, legacy: Path) -> str:

@@ -146,7 +146,10 @@ SELECT m.repo, m.path, m.state, m.reason, m.size_bytes, m.mtime_ns, m.content_ha
        coalesce(a.format, m.format) AS format,
        m.first_seen, m.last_seen, m.deleted_at, m.run_id
 FROM manifest m
-LEFT JOIN ast_metadata a ON m.state = 'extracted' AND a.content_hash = m.content_hash;
+-- An equi-join on an expression: a condition on m.state in ON makes DuckDB plan a nested
+-- loop join (seconds instead of milliseconds on 100,000 files).
+LEFT JOIN ast_metadata a
+       ON a.content_hash = CASE WHEN m.state = 'extracted' THEN m.content_hash END;
 
 CREATE OR REPLACE VIEW extracted_files AS
 SELECT m.repo, m.path, m.content_hash,
