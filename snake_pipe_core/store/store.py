@@ -444,6 +444,53 @@ def _migrate(con: duckdb.DuckDBPyConnection, location: StoreLocation) -> None:
     if _schema_version(con) == SCHEMA_VERSION:
         return
     in_transaction(con, migrate, what=f"creating the store {location.describe()}")
+    _initialise_stats(con, location)
+
+
+# One row a table, written and deleted again when the store is created (see below).
+_PLACEHOLDERS = {
+    "file_versions": ("repo = ''", "'', '', 0, 0, NULL, NULL, NULL, 'excluded', NULL, NULL, "
+                                   "NULL, NULL, now()::TIMESTAMP, ''"),
+    "analyses": ("content_hash = ''", "'', '', NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, "
+                                      "NULL, NULL, NULL, now()::TIMESTAMP"),
+    "run_starts": ("run_id = ''", "'', '', '', '', NULL, now()::TIMESTAMP, NULL, NULL"),
+    "run_ends": ("run_id = ''", "'', '', now()::TIMESTAMP, '', NULL, NULL"),
+    "run_progress": ("run_id = ''", "'', '', 0, 0, 0, now()::TIMESTAMP"),
+}  # fmt: skip
+
+
+def _initialise_stats(con: duckdb.DuckDBPyConnection, location: StoreLocation) -> None:
+    """Give every table its statistics before anyone reads the new store.
+
+    DuckLake writes a table's statistics with its first rows. A reader that plans a query
+    while concurrent writers give tables their first rows sometimes fails inside DuckLake
+    ("INTERNAL Error: Calling GetValueInternal on a value that is NULL", in
+    GetGlobalTableStats: 4 of 45 fresh DuckDB CLI readers during two first ingests); once every
+    table has statistics it does not happen. So a new store writes one placeholder row into
+    each table and deletes it again, before it is handed to anyone."""
+    meta = f"__ducklake_metadata_{CATALOG_ALIAS}"
+    missing = [
+        t
+        for (t,) in con.execute(
+            f"SELECT t.table_name FROM {meta}.ducklake_table t "
+            f"LEFT JOIN {meta}.ducklake_table_stats s USING (table_id) "
+            "WHERE t.end_snapshot IS NULL AND s.table_id IS NULL"
+        ).fetchall()
+        if t in _PLACEHOLDERS
+    ]
+    if not missing:
+        return
+
+    def write(c: duckdb.DuckDBPyConnection) -> None:
+        for table in missing:
+            c.execute(f"INSERT INTO {table} VALUES ({_PLACEHOLDERS[table][1]})")
+
+    def delete(c: duckdb.DuckDBPyConnection) -> None:
+        for table in _PLACEHOLDERS:
+            c.execute(f"DELETE FROM {table} WHERE {_PLACEHOLDERS[table][0]}")
+
+    in_transaction(con, write, what=f"creating the store {location.describe()}")
+    in_transaction(con, delete, what=f"creating the store {location.describe()}")
 
 
 def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pa.Table:
