@@ -5,7 +5,9 @@ the sensor. This starts ``dagster dev`` (webserver, daemon, code server) on 127.
 temporary DAGSTER_HOME holding the project's ``dagster.yaml``, on two generated repositories;
 turns ``ast_change_sensor`` on through GraphQL (it starts the watcher); waits for the first
 ingest; then edits one file at a time and times close → the row with the new content hash is
-visible to a reader (polled every ``--poll`` s through the store's lock). Each edit waits for
+visible to a reader (polled every ``--poll`` s). Meanwhile another process, a plain reader
+with one ``connect_readonly()`` connection, queries the store every ``--reader-poll`` s and its
+failed reads are counted (``--reader-poll 0``: no reader). Each edit waits for
 the runs before it to end, then a random 0.2-5.2 s, so edits land uniformly over the daemon's
 5 s sensor cycle. It prints p50/p95 and where the time goes (per Dagster's run
 timestamps: close → run requested, requested → started, started → visible). Asserts nothing.
@@ -31,6 +33,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from bench.plain_reader import polling_reader, reader_report  # noqa: E402
 from tests.e2e.change_site import (  # noqa: E402
     make_site,
     measure_latency,
@@ -45,7 +48,9 @@ from tests.e2e.harness import wait_for  # noqa: E402
 __all__ = ["main"]
 
 
-def run(work: Path, samples: int, modules: int, poll: float, wait: str | None) -> dict[str, object]:
+def run(
+    work: Path, samples: int, modules: int, poll: float, wait: str | None, reader_poll: float
+) -> dict[str, object]:
     site = make_site(work / "site", modules=modules)
     env = {"SNAKE_PIPE_CHANGE_WAIT_S": wait} if wait is not None else {}
     dev = site.dagster_dev(**env)
@@ -60,7 +65,13 @@ def run(work: Path, samples: int, modules: int, poll: float, wait: str | None) -
         store_equals_fresh_ingest(site, work / "scratch", timeout=300)
         print(f"first ingest of {len(site.repos)} repositories done at "
               f"{time.monotonic() - started:.1f} s; measuring {samples} edits")  # fmt: skip
-        result = summary(measure_latency(site, dev, samples, poll=poll))
+        if reader_poll > 0:
+            with polling_reader(site.settings.store_location.folder or work, work,
+                                pause=reader_poll) as reads:  # fmt: skip
+                result = summary(measure_latency(site, dev, samples, poll=poll))
+            result["plain_reader"] = reader_report(reads) | {"every_s": reader_poll}
+        else:
+            result = summary(measure_latency(site, dev, samples, poll=poll))
     except BaseException:
         print(dev.log_tail(), file=sys.stderr)
         raise
@@ -82,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="modules per repository (5 AST files each)")  # fmt: skip
     parser.add_argument("--poll", type=float, default=0.05, help="seconds between checks")
     parser.add_argument("--wait", help="SNAKE_PIPE_CHANGE_WAIT_S for the sensor (default 4)")
+    parser.add_argument("--reader-poll", type=float, default=0.05,
+                        help="a plain reader in another process queries the store this often "
+                        "(seconds; 0: no reader)")  # fmt: skip
     parser.add_argument("--small", action="store_true", help="a quick check: 5 edits")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--workdir", type=Path, help="where to generate (default: a temp "
@@ -92,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="snake-pipe-sensor-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        result = run(work, args.samples, args.modules, args.poll, args.wait)
+        result = run(work, args.samples, args.modules, args.poll, args.wait, args.reader_poll)
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -103,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     for part in ("close_to_run_request_s", "run_request_to_start_s", "run_start_to_visible_s"):
         print(f"  {part}: {result[part]}")
+    if "plain_reader" in result:
+        r = result["plain_reader"]
+        print(
+            f"  a plain reader queried the store every {r['every_s'] * 1000:.0f} ms meanwhile: "  # type: ignore[index]
+            f"{r['reads']} reads, {r['failed_reads']} failed {r['errors'] or ''}"
+        )  # type: ignore[index]
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
