@@ -24,6 +24,8 @@ setup() {
     .venv/bin/python -m pip install --quiet -e ".[$extras]"
     touch "$stamp"
   fi
+  # The duckdb-cli wheel installs DuckDB's CLI without the executable bit.
+  [ ! -f .venv/bin/duckdb ] || [ -x .venv/bin/duckdb ] || chmod +x .venv/bin/duckdb
 }
 
 case "${1:-run}" in
