@@ -301,6 +301,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 def cmd_store(args: argparse.Namespace) -> int:
     """``snake-pipe store info|maintain|migrate``."""
     from .store import maintain
+    from .store.lake import extension_directory
     from .store.legacy import migrate_legacy
     from .store.maintenance import table_files
 
@@ -333,6 +334,7 @@ def cmd_store(args: argparse.Namespace) -> int:
         "snapshot": store.current_snapshot(),
         "data_files": sum(files.values()),
         "attach": location.attach_sql(),
+        "extension_directory": extension_directory(),
     }
     if args.json:
         print(orjson.dumps(info, option=orjson.OPT_INDENT_2).decode())

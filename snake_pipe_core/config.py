@@ -164,13 +164,11 @@ class WatchSettings(_Model):
 
 
 class MaintenanceSettings(_Model):
-    """Store maintenance (``snake-pipe store maintain``, the nightly job, an idle watcher)."""
+    """Store maintenance (``snake-pipe store maintain`` and the nightly Dagster job)."""
 
     # DuckLake's own snapshots older than this are expired (the rows stay; time travel by
     # run keeps working on them).
     keep_snapshots_days: float = Field(default=7.0, ge=0)
-    # ``watch --ingest`` maintains the store when idle after this many commits (0: never).
-    watcher_commits: int = Field(default=500, ge=0)
 
 
 class Settings(_Model):

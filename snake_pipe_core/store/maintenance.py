@@ -13,8 +13,8 @@ writers go on meanwhile:
 4. delete the files no snapshot needs any more, and files that commits which failed and were
    retried left behind (only those older than an hour, never a commit in progress).
 
-The nightly Dagster job and ``snake-pipe store maintain`` run it; ``watch --ingest`` runs it
-when idle after many commits.
+The nightly Dagster job (``nightly_store_maintenance_schedule``, on by default) and
+``snake-pipe store maintain`` run it.
 """
 
 import logging
