@@ -289,3 +289,43 @@ def test_maintenance_under_load_changes_no_answer(make_repo: MakeRepo, tmp_path:
     for path in paths:
         ingest_repository(small, store=one_by_one, settings=settings, repo="small", paths=[path])
     assert snapshot(store, "small") == snapshot(one_by_one, "small")
+
+
+def test_the_watcher_applies_changes_while_a_plain_reader_polls(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    root = make_repo("w", corpus(50, seed=50))
+    store = tmp_path / "store"
+    config = tmp_path / "snake_pipe.toml"
+    config.write_text(f'store = "{store}"\nworkers = 1\n[[repos]]\nname = "w"\npath = "{root}"\n')
+    Store(store).open()
+    watcher = subprocess.Popen(
+        cli("--config", str(config), "watch", "--ingest"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    from snake_pipe_core import connect_readonly
+
+    try:
+        with readers(store, tmp_path, ("held", "cli")) as outs:
+            con = connect_readonly(store)
+            visible = "SELECT count(*) FROM extracted_files WHERE repo = 'w' AND path = ?"
+            deadline = time.monotonic() + 120
+            while con.execute("SELECT count(*) FROM ast_files").fetchall()[0][0] < 50:
+                assert time.monotonic() < deadline, "the start-up rescan did not finish"
+                time.sleep(0.1)
+            for i in range(20):  # one file at a time, each visible before the next
+                rel = f"new/f{i}.js.ast.json"
+                (root / "new").mkdir(exist_ok=True)
+                (root / rel).write_bytes(asts.dumps(asts.estree(1 + i % 5) | {"end": 70_000 + i}))
+                deadline = time.monotonic() + 30
+                while not con.execute(visible, [rel]).fetchall()[0][0]:
+                    assert time.monotonic() < deadline, f"{rel} never became visible"
+                    time.sleep(0.02)
+            con.close()
+    finally:
+        os.killpg(watcher.pid, signal.SIGTERM)
+        watcher.wait(60)
+    for out in outs:
+        got = reads(out)
+        assert got and all(r["ok"] for r in got), [r for r in got if not r["ok"]][:3]
+    assert snapshot(Store(store), "w") == reference(root, tmp_path, "w")
