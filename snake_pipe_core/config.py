@@ -119,6 +119,9 @@ class DiscoverySettings(_Model):
 class LimitSettings(_Model):
     max_file_mb: float = Field(default=50.0, gt=0, le=4096)
     max_depth: int = Field(default=65_536, ge=64, le=MAX_DEPTH_BOUND)
+    # The mass-delete guard (snake_pipe_core.guard): a whole-repository diff that finds this
+    # share of the live files gone, with fewer new and changed files than this share of the
+    # gone ones beside them, is refused as a vanished root.
     mass_delete_threshold: float = Field(default=0.5, gt=0, le=1)
     # Below this many live files a repository may be emptied without confirmation.
     mass_delete_min_files: int = Field(default=20, ge=0)
@@ -161,6 +164,10 @@ class WatchSettings(_Model):
     # The self-check: a cookie folder made in each root must be seen within the timeout.
     self_check_s: float = Field(default=30.0, gt=0)
     self_check_timeout_s: float = Field(default=10.0, gt=0)
+    # A run of the journal's changes that failed, was killed or was refused is tried again
+    # after retry_base_s, doubling up to retry_max_s, until it succeeds.
+    retry_base_s: float = Field(default=2.0, gt=0, le=3600)
+    retry_max_s: float = Field(default=300.0, gt=0, le=86_400)
 
 
 class MaintenanceSettings(_Model):

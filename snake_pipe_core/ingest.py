@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Literal
@@ -18,8 +19,8 @@ from typing import Literal
 from .analysis import AnalysisSettings, WorkItem
 from .batch import BatchTuning, Executor, prestart_workers
 from .config import Settings, slugify
-from .discovery import Rules, Walk, check_root, storage_path
-from .errors import MassDeletionRefused
+from .discovery import Rules, Walk, storage_path
+from .guard import MassDeleteGuard
 from .hashes import KnownHashes
 from .models import FileState, FileVerdict, IngestSummary, Reason, ScanEntry
 from .results import Results
@@ -210,6 +211,16 @@ def _direct_verdict(entry: ScanEntry) -> FileVerdict:
     )
 
 
+def _versions_since(store: Store, repo: str, since: float) -> int:
+    """Live files of ``repo`` whose newest version was committed after unix time ``since``."""
+    at = datetime.fromtimestamp(since, UTC).replace(tzinfo=None)  # the store's clock: UTC
+    rows = store.query(
+        "SELECT count(*) FROM manifest WHERE repo = ? AND state <> 'deleted' AND last_seen > ?",
+        [repo, at],
+    )
+    return int(rows[0][0])
+
+
 def _under(path: str, prefixes: Sequence[str]) -> bool:
     return any(path == p or path.startswith(p + "/") for p in prefixes)
 
@@ -252,14 +263,19 @@ def ingest_repository(
     Runs of one repository on one store take turns (a lock file per repository): a run that
     read a file before it changed must not commit after one that read it afterwards.
 
+    The mass-delete guard (:mod:`snake_pipe_core.guard`) refuses a run that looks at a
+    vanished root; its refusal stands, visible, until a run succeeds or a person confirms.
+
     Raises:
         RepositoryUnavailable: the root is missing, not a folder or unreadable (nothing is
             written to the store).
-        MassDeletionRefused: the run would delete a large share of the repository.
+        MassDeletionRefused: the root looks vanished: on another mount than recorded, empty,
+            or most files gone with nothing new beside them (nothing is marked deleted).
         RepositoryBusy: another run of the repository kept it past ``lock_timeout``.
     """
     started = time.monotonic()
-    real_root = check_root(os.fspath(root))  # before anything is written
+    guard = MassDeleteGuard(store.path, settings.limits, allow=allow_mass_delete)
+    real_root = guard.check_root(os.fspath(root), repo)  # before anything is written
     repo = repo or slugify(Path(real_root).name)
     store.open()  # a store that cannot be used says so first
     with repo_lock(store.path, repo, timeout=lock_timeout):  # one run of a repo at a time
@@ -271,7 +287,7 @@ def ingest_repository(
             mode=mode,
             paths=paths,
             retry=retry,
-            allow_mass_delete=allow_mass_delete,
+            guard=guard,
             trigger=trigger,
             progress=progress,
             workers=workers,
@@ -289,7 +305,7 @@ def _ingest(
     mode: Mode,
     paths: Sequence[str] | None,
     retry: Sequence[str] | None,
-    allow_mass_delete: bool,
+    guard: MassDeleteGuard,
     trigger: str | None,
     progress: ProgressFn | None,
     workers: int | None,
@@ -334,6 +350,8 @@ def _ingest(
 
     try:
         live_before = len(manifest)
+        whole = walk.subpaths is None
+        guard.before_walk(repo, real_root, known_live=live_before if whole else None)
 
         def work() -> Iterator[WorkItem]:
             nonlocal walk_done
@@ -381,22 +399,18 @@ def _ingest(
         # What the manifest still holds was not seen: deleted, unless its folder was unreadable.
         unreadable = [storage_path(d) for d in walk.unreadable_dirs]
         gone = [p for p in manifest if not _under(p, unreadable)]
-        if walk.subpaths is None and gone and not allow_mass_delete:
-            limits = settings.limits
-            if live_before >= limits.mass_delete_min_files and (
-                len(gone) >= limits.mass_delete_threshold * live_before
-            ):
-                raise MassDeletionRefused(
-                    f"{len(gone)} of {live_before} files of repository {repo!r} are gone from "
-                    f"{real_root}: is it unmounted or empty? Nothing was marked deleted. If the "
-                    f"files really were removed, run again with --allow-mass-delete"
-                )
+        if whole:
+            guard.after_walk(repo, real_root, live_before=live_before, gone=len(gone),
+                             fresh=summary.new + summary.changed,
+                             fresh_since=partial(_versions_since, store, repo))  # fmt: skip
         summary.deleted += len(gone)
         summary.seconds = time.monotonic() - started
         summary.status = "succeeded"
         summary.commit_retries = retry_stats.snapshot()[0] - retries_before
         store.finish_run(summary, status="succeeded", deleted=gone)
         summary.commit_retries = retry_stats.snapshot()[0] - retries_before
+        live = sum(n for state, n in summary.totals.items() if state != FileState.DELETED)
+        guard.succeeded(repo, live, whole=whole)
         report()
         log.info(
             "ingested %s: %d discovered, %d analysed (%d quarantined), %d deleted in %.2f s",
