@@ -1,12 +1,12 @@
 """snake-pipe's engine: AST JSON trees on disk into a trustworthy DuckLake store.
 
 The public API; nothing here imports Dagster. The file watcher itself needs inotify (Linux)
-and lives in ``snake_pipe_core.watcher`` / ``snake_pipe_core.watch_service``; its journal,
-which readers such as the Dagster sensor use, is exported here and works everywhere.
+and lives in ``snake_pipe_core.watch`` (never imported from here); its journal and the one
+consumer of it (``snake_pipe_core.journal``), which the Dagster sensor uses too, work
+everywhere.
 """
 
 from .analysis import AnalysisSettings, Analyzer, WorkItem
-from .changes import Change, FileChange, JournalRecord, RepoChanges, group_changes
 from .config import Settings, load_settings, slugify
 from .errors import (
     ConfigError,
@@ -21,7 +21,15 @@ from .errors import (
 )
 from .formats import AstFormat, FormatRegistry, GenericFormat
 from .ingest import Progress, ingest_repository
-from .journal import ChangeJournal, WatcherStatus
+from .journal import (
+    Change,
+    ChangeJournal,
+    FileChange,
+    JournalRecord,
+    RepoChanges,
+    WatcherStatus,
+    group_changes,
+)
 from .models import AstMetadata, FileState, FileVerdict, IngestSummary, Reason, ScanEntry
 from .store import Store, StoreLocation, connect_readonly, maintain
 

@@ -21,6 +21,7 @@ import orjson
 
 from .config import Settings, load_settings, slugify
 from .errors import ConfigError, RepositoryError, SnakePipeError, StoreError
+from .guard import GuardState, Refusal
 from .ingest import Progress, ingest_repository
 from .models import IngestSummary
 from .store import Store
@@ -190,8 +191,23 @@ def cmd_status(args: argparse.Namespace) -> int:
         """,
         params,
     )
+    # The mass-delete guard's refusals stand out: the store keeps what the disk may have lost.
+    refusals = {r.repo: r for r in GuardState(store.path).refusals()
+                if not args.repo or r.repo == args.repo}  # fmt: skip
+    known = {row["repo"] for row in rows}
+    rows += [{"repo": repo, "extracted": 0, "quarantined": 0, "excluded": 0, "deleted": 0}
+             for repo in sorted(set(refusals) - known)]  # fmt: skip
+    for row in rows:
+        refusal = refusals.get(row["repo"])
+        row["refused"] = refusal.kind if refusal else None
+        if args.json:
+            row["refusal"] = refusal.as_dict() if refusal else None
     _emit(args, rows, ["repo", "extracted", "quarantined", "excluded", "deleted", "last_run",
-                       "last_status"])  # fmt: skip
+                       "last_status", "refused"])  # fmt: skip
+    if not args.json:
+        now = time.time()
+        for refusal in refusals.values():
+            print("REFUSED " + _describe_refusal(refusal, now))
     return EXIT_OK
 
 
@@ -346,26 +362,63 @@ def cmd_store(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if args.action == "check":
+        from .checkup import check_deployment
+
+        checks = check_deployment(settings)
+        if args.json:
+            print(orjson.dumps([c.as_dict() for c in checks], option=orjson.OPT_INDENT_2).decode())
+        else:
+            width = max(len(c.name) for c in checks)
+            for c in checks:
+                print(f"{'ok  ' if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}")
+        return EXIT_OK if all(c.ok for c in checks) else EXIT_FAILED
     print(orjson.dumps(settings.effective(), option=orjson.OPT_INDENT_2).decode())
     return EXIT_OK
 
 
-def _watch_status(settings: Settings, *, stop: bool, as_json: bool) -> int:
-    """``watch --status`` / ``watch --stop``: what the journal says of its watcher."""
-    from .journal import ChangeJournal
+def _refusals(settings: Settings) -> list[Refusal]:
+    """The refusals of the mass-delete guard that stand (the store's guard state)."""
+    return GuardState(Store(settings.store_location).path).refusals()
 
+
+def _describe_refusal(r: Refusal, now: float) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.since))
+    line = f"{r.repo}: refused ({r.kind}) {r.refusals} time(s) since {when}: {r.detail}"
+    if r.confirmed_at is not None:
+        line += "; deletions confirmed, applied at the next try"
+    elif r.retry_at is not None:
+        line += f"; next try in {max(0.0, r.retry_at - now):.0f} s ({r.retry_by})"
+    return line
+
+
+def _watch_status(settings: Settings, *, stop: bool, as_json: bool) -> int:
+    """``watch --status`` / ``watch --stop``: the watcher, the consumer and its backlog, and
+    the refusals that stand."""
+    from .journal import ChangeJournal
+    from .journal.consumer import STATUS_VALUE
+
+    now = time.time()
     with ChangeJournal(settings.journal_path) as journal:
         status = journal.watcher_status()
+        lease = journal.consumer_lease()
+        consumer = journal.load_value(STATUS_VALUE)
         info: dict[str, Any] = {
             "journal": str(journal.path),
             "pending_records": journal.pending(),
             "last_seq": journal.last_seq(),
             "watcher": None,
+            "consumer": None,
+            "refusals": [r.as_dict() for r in _refusals(settings)],
         }
         if status is not None:
             info["watcher"] = {"pid": status.pid, "host": status.host,
                                "heartbeat_age_s": round(status.age(), 1),
                                "stale": status.is_stale(settings.watch.stale_after_s)}  # fmt: skip
+        if lease is not None:
+            info["consumer"] = {"name": lease[0], "pid": lease[1], "host": lease[2],
+                                "lease_age_s": round(now - lease[3], 1),
+                                **(orjson.loads(consumer) if consumer else {})}  # fmt: skip
     if stop:
         if status is None or status.host != socket.gethostname():
             print("snake-pipe: no watcher of this journal runs on this host", file=sys.stderr)
@@ -379,7 +432,8 @@ def _watch_status(settings: Settings, *, stop: bool, as_json: bool) -> int:
         return EXIT_OK
     if as_json:
         print(orjson.dumps(info, option=orjson.OPT_INDENT_2).decode())
-    elif status is None:
+        return EXIT_OK
+    if status is None:
         print(f"no watcher runs; journal {info['journal']} holds {info['pending_records']} "
               "record(s)")  # fmt: skip
     else:
@@ -387,15 +441,45 @@ def _watch_status(settings: Settings, *, stop: bool, as_json: bool) -> int:
         print(f"watcher pid {w['pid']} on {w['host']}, last heartbeat {w['heartbeat_age_s']} s "
               f"ago{' (stale)' if w['stale'] else ''}; journal {info['journal']}: "
               f"{info['pending_records']} record(s) pending, last #{info['last_seq']}")  # fmt: skip
+    c = info["consumer"]
+    if c is not None:
+        print(f"consumer {c['name']} (pid {c['pid']} on {c['host']}), applied up to "
+              f"#{c.get('mark', '?')}")  # fmt: skip
+        for repo, r in sorted(c.get("repos", {}).items()):
+            doing = f"run {r['in_flight']} in flight" if r["in_flight"] else ""
+            if r["tries_failed"]:
+                doing += (f"{'; ' if doing else ''}{r['tries_failed']} failed tr"
+                          f"{'y' if r['tries_failed'] == 1 else 'ies'}, next in "
+                          f"{r['retry_in_s']} s: {r['error']}")  # fmt: skip
+            print(f"  {repo}: {doing or 'owes a whole-repository diff'}")
+    for r in _refusals(settings):
+        print("REFUSED " + _describe_refusal(r, now))
     return EXIT_OK
+
+
+def _confirm_deletions(settings: Settings, repos: Sequence[str]) -> int:
+    """``watch --confirm-deletions REPO``: a person confirms the deletions the guard refused."""
+    state = GuardState(Store(settings.store_location).path)
+    failed = False
+    for repo in repos:
+        refusal = state.confirm(repo)
+        if refusal is None:
+            print(f"snake-pipe: no refusal stands for {repo!r}", file=sys.stderr)
+            failed = True
+        else:
+            print(f"{repo}: deletions confirmed ({refusal.kind}: {refusal.detail}); the "
+                  "journal's consumer applies them at its next try")  # fmt: skip
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
     # Imported here: the watcher needs inotify (Linux); every other command works anywhere.
     from .errors import JournalInUse, WatcherAlreadyRunning
-    from .watch_service import serve
+    from .watch.service import serve
 
     settings = _settings(args)
+    if args.confirm_deletions:
+        return _confirm_deletions(settings, args.confirm_deletions)
     if args.status or args.stop:
         return _watch_status(settings, stop=args.stop, as_json=args.json)
     repos = settings.repositories()
@@ -502,10 +586,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop", action="store_true", help="stop the watcher running on this host "
                    "(e.g. the one the Dagster sensor started)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="with --status: print JSON")
+    p.add_argument("--confirm-deletions", nargs="+", metavar="REPO", help="confirm that the "
+                   "files the mass-delete guard refused to mark deleted really are gone (the "
+                   "journal's consumer applies it at its next try)")  # fmt: skip
     p.set_defaults(func=cmd_watch)
 
-    p = sub.add_parser("config", help="configuration")
-    p.add_argument("action", choices=["show"])
+    p = sub.add_parser("config", help="the effective configuration (show), or whether "
+                       "everything it names is there and reachable (check)")  # fmt: skip
+    p.add_argument("action", choices=["show", "check"])
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_config)
     return parser
 

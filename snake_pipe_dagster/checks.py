@@ -7,7 +7,11 @@
   verdict implies (a quarantine reason, an exclusion rule, a metadata row);
 - ``ast_manifest_matches_disk_check``: for a random sample of extracted files whose size and
   modification time are unchanged on disk, the stored sha256 is the sha256 of the bytes; a
-  mismatch would be invisible to incremental runs, which trust size and mtime.
+  mismatch would be invisible to incremental runs, which trust size and mtime. And no refusal
+  of the mass-delete guard stands: while one does (the root missing, unreadable, empty, on
+  another mount, or most files gone with nothing new beside them), the store keeps files the
+  disk may no longer have. A refused run fails before its checks run, so
+  ``ast_change_sensor`` launches this check alone when it learns of a refusal.
 """
 
 import hashlib
@@ -18,6 +22,7 @@ from typing import Any
 import dagster as dg
 
 from snake_pipe_core import SnakePipeError, Store
+from snake_pipe_core.guard import GuardState, Refusal
 
 from .assets import AST_MANIFEST, VALIDATED_AST_FILES
 from .partitions import repo_partitions
@@ -26,6 +31,7 @@ from .resources import SnakePipeResource
 
 __all__ = [
     "HASH_SAMPLE_SIZE",
+    "MATCHES_DISK_CHECK",
     "ast_checks",
     "ast_manifest_matches_disk_check",
     "ast_manifest_verdict_check",
@@ -148,7 +154,10 @@ def _query_dict(store: Store, sql: str, params: list[Any]) -> dict[str, int]:
     asset=AST_MANIFEST,
     partitions_def=repo_partitions,
     description=f"For a random sample of up to {HASH_SAMPLE_SIZE} extracted files whose size "
-    "and modification time are unchanged on disk, the stored sha256 matches the file's bytes.",
+    "and modification time are unchanged on disk, the stored sha256 matches the file's bytes; "
+    "and no refusal of the mass-delete guard stands (an unmounted or vanished root: the store "
+    "keeps what the disk may no longer have until it is mounted again or the deletions are "
+    "confirmed).",
 )
 def ast_manifest_matches_disk_check(
     context: dg.AssetCheckExecutionContext, snake_pipe: SnakePipeResource
@@ -157,6 +166,9 @@ def ast_manifest_matches_disk_check(
     (the next incremental run will see them), not errors."""
     store, _ = _store(snake_pipe)
     repo = context.partition_key
+    refusal = GuardState(store.path).refusal(repo)
+    if refusal is not None:
+        return _refused(refusal)
     root_rows = _query(store, "SELECT root FROM repos WHERE repo = ?", [repo])
     if not root_rows:
         return dg.AssetCheckResult(passed=False, description=f"{repo!r} was never ingested")
@@ -192,6 +204,25 @@ def ast_manifest_matches_disk_check(
     )
 
 
+def _refused(refusal: Refusal) -> dg.AssetCheckResult:
+    retry = refusal.retry_at
+    return dg.AssetCheckResult(
+        passed=False,
+        description=f"the mass-delete guard refused this repository's changes "
+        f"{refusal.refusals} time(s) in a row ({refusal.kind}): {refusal.detail}. Nothing was "
+        "marked deleted; the next try comes by itself (ast_change_sensor), or confirm with "
+        "`snake-pipe watch --confirm-deletions REPO`",
+        metadata={
+            "refusal": refusal.kind,
+            "detail": refusal.detail,
+            "refusals": refusal.refusals,
+            "refused_since": dg.MetadataValue.timestamp(refusal.since),
+            "next_try": dg.MetadataValue.timestamp(retry) if retry is not None else "none planned",
+            "confirmed": refusal.confirmed_at is not None,
+        },
+    )
+
+
 def _compare(path: Path, size: int, mtime_ns: int, content_hash: str) -> str:
     """``matched``, ``pending`` (changed or gone since the last run) or ``mismatched``."""
     try:
@@ -206,6 +237,8 @@ def _compare(path: Path, size: int, mtime_ns: int, content_hash: str) -> str:
         return "pending"
     return "matched" if digest.hexdigest() == content_hash else "mismatched"
 
+
+MATCHES_DISK_CHECK = "ast_manifest_matches_disk_check"
 
 ast_checks = [
     ast_manifest_verdict_check,

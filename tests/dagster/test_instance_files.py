@@ -38,11 +38,11 @@ def test_dagster_yaml_is_valid_and_tuned(instance_from_project_yaml: dg.DagsterI
     assert coordinator.dequeue_interval_seconds == 1
     queue = coordinator.get_run_queue_config()
     assert 2 <= queue.max_concurrent_runs <= 4  # 2 cores; each run is a process
-    limits = {(t["key"], t.get("value")): t["limit"] for t in queue.tag_concurrency_limits}
+    limits = {(t["key"], str(t.get("value"))): t["limit"] for t in queue.tag_concurrency_limits}
     # A backfill leaves a slot for incremental runs; so does the nightly full re-analysis.
-    assert limits[("dagster/backfill", None)] < queue.max_concurrent_runs
+    assert limits[("dagster/backfill", "None")] < queue.max_concurrent_runs
     assert limits[("snake_pipe/mode", "full")] < queue.max_concurrent_runs
-    assert limits[("dagster/backfill", None)] >= 2  # backfills do run in parallel
+    assert limits[("dagster/backfill", "None")] >= 2  # backfills do run in parallel
 
     assert instance.get_sensor_settings()["use_threads"] is True
     assert instance.get_settings("schedules")["use_threads"] is True

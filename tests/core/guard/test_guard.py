@@ -1,7 +1,10 @@
 """The mass-delete guard: its rules, the mount a root is on, what it remembers, and the runs
 it refuses or lets through (real repositories, a real store)."""
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -172,3 +175,27 @@ def test_an_unavailable_root_is_recorded_and_a_later_run_clears_it(
     root.with_name("away").rename(root)
     ingest(root, store, settings, repo="repo", paths=["src"])  # answers all but "vanished"
     assert GuardState(store.path).refusals() == []
+
+
+@pytest.mark.integration
+def test_status_shows_a_refusal_and_watch_confirms_it(make_repo: MakeRepo, tmp_path: Path) -> None:
+    root = make_repo("alpha", files("src", 30))
+    store = str(tmp_path / "s")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "snake_pipe_core.cli", *args, "--store",
+                               store], capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    assert cli("ingest", str(root)).returncode == 0
+    shutil.rmtree(root / "src")
+    refused = cli("ingest", str(root))
+    assert refused.returncode == 1 and "--allow-mass-delete" in refused.stderr
+    table = cli("status")
+    assert "REFUSED alpha: refused (empty) 1 time(s)" in table.stdout
+    [row] = json.loads(cli("status", "--json").stdout)
+    assert (row["repo"], row["extracted"], row["refused"]) == ("alpha", 30, "empty")
+    assert row["refusal"]["refusals"] == 1 and row["refusal"]["confirmed_at"] is None
+    confirmed = cli("watch", "--confirm-deletions", "alpha")
+    assert confirmed.returncode == 0 and "deletions confirmed" in confirmed.stdout
+    assert "deletions confirmed, applied at the next try" in cli("status").stdout
+    assert cli("watch", "--confirm-deletions", "beta").returncode == 1

@@ -6,7 +6,9 @@ never miss a change, fixed here by small subclasses rather than a fork:
 - **Queue overflow is dropped silently.** When the kernel's event queue overflows it queues
   one ``IN_Q_OVERFLOW`` event with ``wd == -1``; ``Inotify.read_events`` skips it
   (``if wd == -1: continue``). :class:`_Inotify` reports it, and the emitter queues a
-  :class:`QueueOverflowEvent` in-band, so the handler learns that events were lost.
+  :class:`QueueOverflowEvent` in-band, so the handler learns that events were lost. An
+  unmount under the watch (``IN_UNMOUNT``, after which the kernel drops those watches and
+  watchdog's buffer stops reading for good when the root's goes) is reported the same way.
 - **A folder moved in from outside the tree is not watched** (watchdog's own TODO in
   ``read_events``): later changes inside it would be missed. It is watched here, like a
   created folder.
@@ -45,8 +47,9 @@ PruneFn = Callable[[str, str], bool]  # (name, path relative to the root) -> ski
 
 
 class QueueOverflowEvent(FileSystemEvent):
-    """The kernel dropped events for this watch: whatever happened under ``src_path`` since
-    the last event may be missing."""
+    """Events were lost for this watch (the kernel's queue overflowed, or a file system under
+    it was unmounted): whatever happened under ``src_path`` since the last event may be
+    missing."""
 
     event_type = "overflow"
 
@@ -137,6 +140,7 @@ class _Inotify(Inotify):
 
     def _events_from_buffer(self, buffer: bytes) -> list[InotifyEvent]:
         events: list[InotifyEvent] = []
+        unmounted = False
         with self._lock:
             for wd, mask, cookie, name in Inotify._parse_event_buffer(buffer):
                 if wd == -1:
@@ -144,6 +148,10 @@ class _Inotify(Inotify):
                         log.warning("inotify queue overflow under %s", os.fsdecode(self._path))
                         self._on_overflow()
                     continue
+                if mask & InotifyConstants.IN_UNMOUNT and not unmounted:
+                    unmounted = True  # one report per read: every watch on it says so
+                    log.warning("a file system under %s was unmounted", os.fsdecode(self._path))
+                    self._on_overflow()
                 wd_path = self._path_for_wd.get(wd)
                 if wd_path is None:
                     continue  # a watch removed meanwhile

@@ -1,39 +1,20 @@
-"""The change journal: a durable, append-only log between the file watcher and its consumers.
+"""The change journal: a durable, append-only log between the file watcher and its consumer.
 
-Why a file of its own and not the store: DuckDB allows one process per database file, while
-the watcher (one long-lived writer) must append at any moment and a consumer in another
-process (the Dagster sensor, or ``snake-pipe watch --ingest``) must read at the same time.
-SQLite in WAL mode does exactly that: readers never block the writer nor each other. With
-``synchronous=FULL`` a commit is fsync'd before it returns, so a record *counts* only once it
-is on disk, and one that was counted survives the writer being killed.
+Why a file of its own and not the store: the watcher (one long-lived writer) must append at any
+moment and the consumer in another process (the Dagster sensor, or ``snake-pipe watch
+--ingest``) must read at the same time. SQLite in WAL mode does exactly that: readers never
+block the writer nor each other. With ``synchronous=FULL`` a commit is fsync'd before it
+returns, so a record *counts* only once it is on disk, and one that was counted survives the
+writer being killed.
 
 Records carry a sequence number that only grows (``AUTOINCREMENT`` never reuses one, even
-after compaction), so a consumer's cursor is a single integer. The consumer reads records
-after its cursor, applies them, persists its cursor, then calls :meth:`ChangeJournal.compact`
-to drop what it no longer needs. A cursor below :meth:`ChangeJournal.compacted_upto` means
-records were dropped unseen: rescan every repository. A different
-:attr:`ChangeJournal.journal_id` means the file was replaced: start from 0 and rescan.
-
-Records are hints (see :mod:`snake_pipe_core.changes`): many of them collapse into one run
-per repository with :func:`~snake_pipe_core.changes.group_changes`.
-
-A consumer (the Dagster sensor; ``snake-pipe watch --ingest`` does the same in-process)::
-
-    journal = ChangeJournal(settings.journal_path)
-    status = journal.watcher_status()
-    if status is None or status.is_stale(settings.watch.stale_after_s):
-        spawn_watcher(settings)  # snake_pipe_core.watch_service; exits if one holds the lock
-    if saved_id != journal.journal_id or cursor < journal.compacted_upto():
-        ...  # records were lost to this reader: rescan every repository, then go on
-    records = journal.read(cursor, limit=10_000)
-    work = group_changes(records, max_paths=settings.watch.max_run_paths)
-    for repo, w in work.items():  # one run each; w.paths is None for a whole-repository diff
-        run_key = f"{repo}:{w.first_seq}-{w.last_seq}"
-    cursor = records[-1].seq  # persist it (with journal_id), then:
-    journal.compact(cursor)
-
-Only one consumer may compact a journal: each claims the journal with
-:meth:`ChangeJournal.claim_consumer` before reading, and stands aside while another holds it.
+after compaction), so a consumer's position is an integer. Records are hints (see
+:mod:`snake_pipe_core.journal.changes`): "look at this path again". What is done with them —
+the lease, the cursor, loss detection, planning, retries and compaction — is the one
+consumer's job: :class:`~snake_pipe_core.journal.consumer.JournalConsumer`. This module only
+stores: records, the watcher's heartbeat, the consumer's lease, and two small values a
+consumer may keep here (its cursor, when no orchestrator keeps it, and a status snapshot that
+``snake-pipe watch --status`` shows).
 """
 
 import logging
@@ -49,14 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from ..errors import StoreError
+from ..processes import pid_alive
 from .changes import Change, FileChange, JournalRecord
-from .errors import StoreError
-from .processes import pid_alive
 
 __all__ = ["ChangeJournal", "WatcherStatus"]
 
 log = logging.getLogger(__name__)
-_SCHEMA_VERSION = 1
+# 2: records indexed by repository (a consumer reads one repository's records at a time).
+_SCHEMA_VERSION = 2
 # Free pages (4 KiB each) worth handing back to the file system after a compaction.
 _VACUUM_PAGES = 256
 
@@ -76,6 +58,7 @@ _SCHEMA = (
         beat_at    REAL NOT NULL
     )""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS records_by_repo ON records (repo, seq)",
 )
 
 
@@ -158,6 +141,10 @@ class ChangeJournal:
                 [uuid.uuid4().hex, _SCHEMA_VERSION],
             )
             row = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if int(row[0]) < _SCHEMA_VERSION:  # the statements above brought it up to date
+                cur.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", [_SCHEMA_VERSION]
+                )
         if int(row[0]) > _SCHEMA_VERSION:
             raise StoreError(
                 f"the change journal {self.path} was written by a newer snake-pipe "
@@ -233,6 +220,34 @@ class ChangeJournal:
             ).fetchall()
         return [JournalRecord(s, r, Change(k), _decode_path(p), a) for s, r, k, p, a in rows]
 
+    def repos_after(self, after: int) -> dict[str, tuple[int, int, int]]:
+        """For each repository with records after ``after``: (first seq, last seq, records)."""
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT repo, min(seq), max(seq), count(*) FROM records WHERE seq > ? "
+                "GROUP BY repo",
+                [after],
+            ).fetchall()
+        return {repo: (int(first), int(last), int(n)) for repo, first, last, n in rows}
+
+    def read_repo(self, repo: str, after: int, upto: int, limit: int) -> list[JournalRecord]:
+        """Up to ``limit`` records of one repository with ``after < seq <= upto``, in order."""
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT seq, repo, kind, path, at FROM records WHERE repo = ? AND seq > ? "
+                "AND seq <= ? ORDER BY seq LIMIT ?",
+                [repo, after, upto, limit],
+            ).fetchall()
+        return [JournalRecord(s, r, Change(k), _decode_path(p), a) for s, r, k, p, a in rows]
+
+    def first_after(self, repo: str, after: int) -> int | None:
+        """The first record of ``repo`` after ``after``, or None."""
+        with self._lock:
+            row = self._con.execute(
+                "SELECT min(seq) FROM records WHERE repo = ? AND seq > ?", [repo, after]
+            ).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
     def last_seq(self) -> int:
         """The sequence number of the last record ever appended (0 for none); it does not go
         down when records are compacted away."""
@@ -303,6 +318,32 @@ class ChangeJournal:
             held = dict(cur.execute("SELECT key, value FROM meta WHERE key LIKE 'consumer%'"))
             if (held.get("consumer"), held.get("consumer_pid")) == (consumer, os.getpid()):
                 cur.execute("DELETE FROM meta WHERE key LIKE 'consumer%'")
+
+    def load_value(self, key: str) -> str | None:
+        """A value a consumer keeps here (:meth:`save_value`), or None."""
+        value = self._value(f"value:{key}")
+        return None if value is None else str(value)
+
+    def save_value(self, key: str, value: str | None) -> None:
+        """Keep (or, with None, drop) a small value: a consumer's cursor or its status."""
+        with self._write() as cur:
+            if value is None:
+                cur.execute("DELETE FROM meta WHERE key = ?", [f"value:{key}"])
+            else:
+                cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [f"value:{key}", value])
+
+    def consumer_lease(self) -> tuple[str, int, str, float] | None:
+        """Who holds the consumer lease: (name, pid, host, renewed at), or None."""
+        with self._lock:
+            held = dict(self._con.execute("SELECT key, value FROM meta WHERE key LIKE 'consumer%'"))
+        if held.get("consumer") is None:
+            return None
+        return (
+            str(held["consumer"]),
+            int(held.get("consumer_pid") or 0),
+            str(held.get("consumer_host") or ""),
+            float(held.get("consumer_at") or 0.0),
+        )
 
     def watcher_status(self) -> WatcherStatus | None:
         """The watcher's last heartbeat, or None if none runs (or it stopped cleanly)."""

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 
 from snake_pipe_core import load_settings
-from snake_pipe_core.changes import (
+from snake_pipe_core.discovery import covering_paths
+from snake_pipe_core.errors import ConfigError, StoreError
+from snake_pipe_core.journal import (
     Change,
+    ChangeJournal,
     FileChange,
     JournalRecord,
     RepoChanges,
     group_changes,
 )
-from snake_pipe_core.discovery import covering_paths
-from snake_pipe_core.errors import ConfigError, StoreError
-from snake_pipe_core.journal import ChangeJournal
 
 pytestmark = pytest.mark.unit
 

@@ -29,9 +29,9 @@ from watchdog.events import (
     FileSystemMovedEvent,
 )
 
-from .changes import Change, FileChange
-from .discovery import Rules, covering_paths
-from .inotify_observer import QueueOverflowEvent
+from ..discovery import Rules, covering_paths
+from ..journal.changes import Change, FileChange
+from .inotify import QueueOverflowEvent
 
 __all__ = ["COOKIE_PREFIX", "EVENT_FILTER", "PendingChanges", "RepoEventHandler"]
 
@@ -45,7 +45,7 @@ EVENT_FILTER: list[type[FileSystemEvent]] = [
     FileDeletedEvent,  # IN_DELETE
     DirDeletedEvent,
     DirCreatedEvent,  # IN_CREATE (inotify cannot ask for folders only)
-    QueueOverflowEvent,  # in-band, from inotify_observer
+    QueueOverflowEvent,  # in-band, from .inotify
 ]
 
 
@@ -63,6 +63,7 @@ class PendingChanges:
         # Repositories whose watches must be rebuilt (by the watcher's thread) before their
         # rescan is recorded: folders made while events were lost have no watch yet.
         self.rebuild: set[str] = set()
+        self.mounts = False  # the mount table changed: roots' mounts must be checked
         self.stopped = False
 
     def _touch(self) -> None:
@@ -95,6 +96,16 @@ class PendingChanges:
             self.rebuild.add(repo)
             self.cond.notify()
 
+    def mounts_changed(self) -> None:
+        with self.cond:
+            self.mounts = True
+            self.cond.notify()
+
+    def take_mounts_changed(self) -> bool:
+        with self.cond:
+            changed, self.mounts = self.mounts, False
+        return changed
+
     def take_rebuilds(self) -> set[str]:
         with self.cond:
             repos, self.rebuild = self.rebuild, set()
@@ -119,7 +130,7 @@ class PendingChanges:
         with self.cond:
             while True:
                 now = time.monotonic()
-                if self.stopped or self.rebuild:
+                if self.stopped or self.rebuild or self.mounts:
                     return self.take()
                 if self.first:
                     due = min(self.last + settle, self.first + max_delay)

@@ -5,8 +5,9 @@ and be duplicated in run processes. ``snake-pipe watch`` (:func:`serve`) runs
 :func:`run_watcher`, which holds an exclusive ``flock`` on ``<journal>.lock`` for its whole
 life — the kernel drops it when the process dies, however it dies, so a second watcher can
 start at once and a stale lock cannot exist. It writes a heartbeat into the journal every
-``watch.heartbeat_s``; a supervisor (the Dagster sensor) that finds the heartbeat stale calls
-:func:`spawn_watcher`, and a spawned watcher that finds the lock taken simply exits.
+``watch.heartbeat_s``; a supervisor (the Dagster sensor) calls :func:`keep_watcher_alive`,
+which starts one (:func:`spawn_watcher`) when the heartbeat is stale, and a spawned watcher
+that finds the lock taken simply exits.
 
 Any error in the watching loop restarts it with a rescan of every repository (nothing that
 happened while it was down is missed); the restarts back off up to a minute.
@@ -21,16 +22,25 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
-from .changes import Change, FileChange
-from .config import Settings
-from .errors import JournalInUse, WatcherAlreadyRunning
-from .journal import ChangeJournal
+from ..config import Settings
+from ..errors import JournalInUse, WatcherAlreadyRunning
+from ..journal import Change, ChangeJournal, ConsumerState, FileChange
 
-__all__ = ["WatcherAlreadyRunning", "run_watcher", "serve", "spawn_watcher", "watcher_lock"]
+__all__ = [
+    "MAX_SPAWN_BACKOFF_S",
+    "WatcherAlreadyRunning",
+    "keep_watcher_alive",
+    "run_watcher",
+    "serve",
+    "spawn_watcher",
+    "watcher_lock",
+]
 
 log = logging.getLogger(__name__)
+MAX_SPAWN_BACKOFF_S = 600.0
 
 
 @contextmanager
@@ -177,6 +187,45 @@ def spawn_watcher(
     return proc
 
 
+def keep_watcher_alive(
+    settings: Settings,
+    journal: ChangeJournal,
+    state: ConsumerState,
+    *,
+    spawn: "Callable[[], subprocess.Popen[bytes]] | None" = None,
+    now: float | None = None,
+) -> tuple[ConsumerState, str | None]:
+    """Start a watcher when none beats (``spawn``, default :func:`spawn_watcher`); back off
+    while one started never beats (``watch.stale_after_s``, doubling, up to 10 minutes).
+
+    Returns the state with the record of the start, and what to log (None: all is well)."""
+    now = time.time() if now is None else now
+    status = journal.watcher_status()
+    stale_after = settings.watch.stale_after_s
+    if status is not None and not status.is_stale(stale_after, now):
+        if state.spawns:
+            return replace(state, spawned_at=None, spawns=0), None
+        return state, None
+    if state.spawned_at is not None:
+        backoff = min(stale_after * 2 ** max(state.spawns - 1, 0), MAX_SPAWN_BACKOFF_S)
+        if now - state.spawned_at < backoff:
+            return state, None  # give the one started time to begin (or fail)
+    why = (
+        "no watcher runs"
+        if status is None
+        else f"the heartbeat of watcher pid {status.pid} on {status.host} is "
+        f"{status.age(now):.0f} s old"
+    )
+    log_file = settings.journal_path.with_suffix(".log")
+    try:
+        proc = spawn() if spawn is not None else spawn_watcher(settings, log_file=log_file)
+    except OSError as e:
+        message = f"{why}; starting `snake-pipe watch` failed: {e}"
+    else:
+        message = f"{why}: started `snake-pipe watch`, pid {proc.pid} (log {log_file})"
+    return replace(state, spawned_at=now, spawns=state.spawns + 1), message
+
+
 def serve(settings: Settings, stop_event: threading.Event, *, ingest: bool = False) -> None:
     """The ``snake-pipe watch`` process: the watcher, and with ``ingest`` a second thread
     that applies the journal to the store (so ingesting never blinds the watcher).
@@ -184,7 +233,7 @@ def serve(settings: Settings, stop_event: threading.Event, *, ingest: bool = Fal
     Raises:
         WatcherAlreadyRunning: another process watches for this journal.
     """
-    from .watch_ingest import CONSUMER, run_ingest_loop
+    from ..journal.local import CONSUMER, run_ingest_loop
 
     journal = ChangeJournal(settings.journal_path)
     wake = threading.Event()

@@ -30,17 +30,16 @@ from watchdog.events import (
 from watchdog.observers.inotify_c import InotifyConstants as IN
 
 from snake_pipe_core import Settings, Store, ingest_repository, load_settings
-from snake_pipe_core.changes import Change, FileChange, RepoChanges
 from snake_pipe_core.config import DiscoverySettings, WatchSettings
 from snake_pipe_core.discovery import Rules
 from snake_pipe_core.errors import StoreError
-from snake_pipe_core.inotify_observer import QueueOverflowEvent, _Inotify
-from snake_pipe_core.journal import ChangeJournal
+from snake_pipe_core.journal import Change, ChangeJournal, FileChange
+from snake_pipe_core.journal.local import run_ingest_loop
 from snake_pipe_core.store.lock import repo_lock
-from snake_pipe_core.watch_events import COOKIE_PREFIX, PendingChanges, RepoEventHandler
-from snake_pipe_core.watch_ingest import apply_changes, run_ingest_loop
-from snake_pipe_core.watch_service import serve, spawn_watcher
-from snake_pipe_core.watcher import Watcher
+from snake_pipe_core.watch.events import COOKIE_PREFIX, PendingChanges, RepoEventHandler
+from snake_pipe_core.watch.inotify import QueueOverflowEvent, _Inotify
+from snake_pipe_core.watch.service import serve, spawn_watcher
+from snake_pipe_core.watch.watcher import Watcher
 from tests.conftest import MakeRepo
 from tests.fixtures import asts
 
@@ -335,7 +334,8 @@ def test_a_queue_overflow_is_reported_not_dropped(tmp_path: Path) -> None:
 @pytest.mark.unit
 def test_the_engine_imports_without_watchdog() -> None:
     code = (
-        "import sys, snake_pipe_core, snake_pipe_core.cli, snake_pipe_core.journal\n"
+        "import sys, snake_pipe_core, snake_pipe_core.cli, snake_pipe_core.journal, "
+        "snake_pipe_core.journal.local, snake_pipe_core.watch.service, snake_pipe_core.guard\n"
         "assert not [m for m in sys.modules if m.startswith('watchdog')]"
     )
     subprocess.run([sys.executable, "-c", code], check=True)  # inotify is Linux-only
@@ -345,36 +345,30 @@ def test_the_engine_imports_without_watchdog() -> None:
 
 
 @pytest.mark.integration
-def test_the_consumer_skips_what_cannot_be_ingested_and_waits_for_a_run_in_progress(
+def test_the_loop_waits_for_a_run_in_progress_and_skips_unconfigured_repositories(
     make_repo: MakeRepo, tmp_path: Path
 ) -> None:
     root = make_repo("r", {"a.js.ast.json": ast()})
     settings = watch_settings(tmp_path, {"r": root})
     store = Store(settings.store_location)
-    terminal = {
-        "r": RepoChanges("r", None, 1, 1, 1),
-        "missing": RepoChanges("missing", None, 2, 2, 1),  # root gone: skipped, logged
-        "unknown": RepoChanges("unknown", ("x.json",), 3, 3, 1),  # not configured
-    }
-    roots = {"r": root, "missing": tmp_path / "nowhere"}
-    assert apply_changes(settings, store, terminal, roots=roots) == "applied"
-
+    ingest_repository(root, store=store, settings=settings, repo="r")
     write(root / "b.js.ast.json", ast(3))
     stop = threading.Event()
     with ChangeJournal(settings.journal_path) as journal:
-        journal.append([FileChange(C, "r", "b.js.ast.json")])
+        journal.append([FileChange(C, "r", "b.js.ast.json"), FileChange(C, "unknown", "x.json")])
         with repo_lock(store.path, "r"):  # another run of the repository is in progress
             loop = threading.Thread(target=run_ingest_loop, args=(settings, journal, stop),
                                     kwargs={"store": store})  # fmt: skip
             loop.start()
             time.sleep(0.5)
-            assert journal.pending() == 1  # not applied, not dropped
+            assert journal.pending() == 2  # not applied, not dropped
         try:
             assert wait_for(lambda: journal.pending() == 0, timeout=15)
         finally:
             stop.set()
             loop.join(15)
     assert store.query("SELECT count(*) FROM extracted_files WHERE path = 'b.js.ast.json'")[0][0]
+    assert store.query("SELECT count(*) FROM ast_files WHERE repo = 'unknown'") == [(0,)]
 
 
 # -- the iterator on real inotify ------------------------------------------------------------

@@ -15,8 +15,14 @@ event must come back through the whole chain (kernel, watchdog threads, handler)
 timeout, else the watch is rebuilt and the repository rescanned. An empty folder never
 reaches the store, so a walk that sees a cookie records nothing.
 
+Mounts: a watch follows the file system it was set on. When a root's disk is unmounted the
+kernel says so (``IN_UNMOUNT``: the watch is rebuilt on what is left, and the repository
+rescanned); when one is mounted over a watched root nothing is said, so the watcher also
+listens to the mount table (``/proc/self/mountinfo`` signals every change) and rebuilds the
+watch of any root whose mount changed, with a rescan.
+
 The API has the shape of ``watchfiles``: :func:`watch_changes` yields sets of
-:class:`~snake_pipe_core.changes.FileChange`; :func:`~snake_pipe_core.watch_service.run_watcher`
+:class:`~snake_pipe_core.journal.FileChange`; :func:`~snake_pipe_core.watch.service.run_watcher`
 appends them to the journal. Linux only (inotify); nothing else in the engine imports this.
 """
 
@@ -25,6 +31,7 @@ import errno
 import logging
 import math
 import os
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -32,11 +39,12 @@ from types import TracebackType
 
 from watchdog.observers.api import ObservedWatch
 
-from .changes import FileChange
-from .config import DiscoverySettings
-from .discovery import Rules
-from .inotify_observer import WatchObserver
-from .watch_events import COOKIE_PREFIX, EVENT_FILTER, PendingChanges, RepoEventHandler
+from ..config import DiscoverySettings
+from ..discovery import Rules
+from ..guard.mounts import RootIdentity, read_mounts, root_identity
+from ..journal.changes import FileChange
+from .events import COOKIE_PREFIX, EVENT_FILTER, PendingChanges, RepoEventHandler
+from .inotify import WatchObserver
 
 __all__ = ["Watcher", "watch_changes"]
 
@@ -86,7 +94,9 @@ class Watcher:
         self._observer: WatchObserver | None = None
         self.roots: dict[str, str] = {}  # repo -> real root, watched or not
         self._watches: dict[str, ObservedWatch] = {}
+        self._mounts: dict[str, RootIdentity] = {}  # repo -> the mount its watch is on
         self._no_cookie: set[str] = set()
+        self._cookie_refused: set[str] = set()
         self._cookie_deadline: dict[str, float] = {}
         self._cookie_n = 0
         self._next_check = math.inf
@@ -113,6 +123,26 @@ class Watcher:
                 target=self._stop_on, args=(self._stop_event,), name="watcher-stop", daemon=True
             ).start()
         self._start_observer(rescan=self.initial_rescan)
+        if os.path.exists(_MOUNTINFO):
+            threading.Thread(
+                target=self._listen_to_mounts, name="watcher-mounts", daemon=True
+            ).start()
+
+    def _listen_to_mounts(self) -> None:
+        """Wake the iteration whenever the mount table changes (until stopped)."""
+        try:
+            with open(_MOUNTINFO, "rb") as table:
+                table.read()
+                poller = select.poll()
+                poller.register(table, select.POLLPRI | select.POLLERR)
+                while not self.stopped:
+                    if poller.poll(1000):
+                        table.seek(0)
+                        table.read()  # re-arms the signal
+                        self._pending.mounts_changed()
+        except OSError as e:
+            log.warning("cannot follow the mount table (%s): remounts are noticed by the "
+                        "self-check only", e)  # fmt: skip
 
     def _stop_on(self, event: threading.Event) -> None:
         event.wait()
@@ -160,6 +190,17 @@ class Watcher:
 
     # -- watches -----------------------------------------------------------------------------
 
+    def _check_mounts(self) -> None:
+        mounts = read_mounts()
+        for repo in list(self._watches):
+            try:
+                now = root_identity(self.roots[repo], mounts)
+            except OSError:
+                continue  # the root is gone: its watch says so
+            before = self._mounts.get(repo)
+            if before is not None and not now.same_place(before):
+                self._restart(repo, f"its root is now on {now.describe()}, not {before.describe()}")
+
     def _add_repo(self, repo: str, root: str, *, rescan: bool) -> None:
         self.roots[repo] = root
         if self._watch(repo):
@@ -179,6 +220,7 @@ class Watcher:
             self._watches[repo] = self._observer.schedule(
                 handler, root, recursive=True, event_filter=EVENT_FILTER
             )
+            self._mounts[repo] = root_identity(root)
             return True
         except OSError as e:
             # schedule() registers the handler before the emitter fails: take it back
@@ -243,13 +285,18 @@ class Watcher:
         except OSError as e:
             with self._pending.cond:
                 self._pending.cookies.pop(repo, None)
-            if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-                log.info("cannot write self-check cookies in %s (%s); not self-checking it",
-                         self.roots[repo], e.strerror)  # fmt: skip
+            if e.errno == errno.EROFS:
+                log.info("%s is read-only: not self-checking it", self.roots[repo])
                 self._no_cookie.add(repo)
+            elif e.errno in (errno.EACCES, errno.EPERM):
+                if repo not in self._cookie_refused:  # maybe for a while: try each time
+                    log.info("cannot write self-check cookies in %s (%s) for now",
+                             self.roots[repo], e.strerror)  # fmt: skip
+                    self._cookie_refused.add(repo)
             else:
                 self._restart(repo, f"its root cannot be written ({e.strerror})")
             return
+        self._cookie_refused.discard(repo)
         self._cookie_deadline[repo] = now + self.self_check_timeout_s
 
     def _check_cookies(self, now: float) -> None:
@@ -281,13 +328,18 @@ class Watcher:
                 return
             for repo in sorted(self._pending.take_rebuilds()):
                 if repo in self._watches:
-                    self._restart(repo, "events were lost (inotify queue overflow)")
+                    self._restart(repo, "events were lost (a queue overflow or an unmount)")
+            if self._pending.take_mounts_changed():
+                self._check_mounts()
             now = time.monotonic()
             self._check_cookies(now)
             if now >= self._next_check:
                 self._self_check(now)
             if batch or self.timeout_s is not None:
                 yield batch
+
+
+_MOUNTINFO = "/proc/self/mountinfo"
 
 
 def _remove_stale_cookies(root: str) -> None:
