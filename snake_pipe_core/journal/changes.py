@@ -4,7 +4,7 @@ A change is a *hint*, not a fact: "look at this path again" (or "at the whole re
 the incremental run stats the disk and decides. That is why duplicates are harmless and why
 many records collapse into one run per repository (:func:`group_changes`): paths under a
 recorded folder fold into it (walking the folder covers them, and the engine must not be
-given a file twice), and past a bound a repository is diffed whole, which only stats files.
+given a file twice), and past a bound they coarsen to their top-level folders.
 """
 
 from collections.abc import Iterable
@@ -19,6 +19,7 @@ __all__ = [
     "JournalRecord",
     "RepoChanges",
     "group_changes",
+    "top_level",
 ]
 
 
@@ -72,18 +73,26 @@ class RepoChanges:
         return self.paths is None
 
 
+def top_level(path: str) -> str:
+    """The entry of the repository's root a path is in (itself, for a top-level entry)."""
+    return path.split("/", 1)[0]
+
+
 def group_changes(
     records: Iterable[JournalRecord], *, max_paths: int = 1000
 ) -> dict[str, RepoChanges]:
     """Turn a run of records into one unit of work per repository.
 
-    Duplicates collapse, paths under a recorded folder fold into it, and a repository with a
-    rescan record or more than ``max_paths`` distinct paths is rescanned whole: the
-    incremental diff of a repository only stats files, so that is cheap, and it keeps memory
-    and run configuration bounded.
+    Duplicates collapse and paths under a recorded folder fold into it. Past ``max_paths``
+    distinct paths (which bounds memory and run configuration), a repository's paths coarsen
+    to the top-level folders they are in: the run walks those folders whole, which only stats
+    unchanged files, and what the watcher saw stays a run of paths, not a whole-repository
+    diff. A rescan record, or more than ``max_paths`` top-level entries, makes the work a
+    whole-repository diff.
     """
     bounds: dict[str, list[int]] = {}  # repo -> [first_seq, last_seq, records]
     paths: dict[str, set[str] | None] = {}
+    coarse: set[str] = set()
     for r in records:
         b = bounds.get(r.repo)
         if b is None:
@@ -97,7 +106,10 @@ def group_changes(
         if r.change is Change.RESCAN or r.path is None:
             paths[r.repo] = None
             continue
-        held.add(r.path)
+        held.add(top_level(r.path) if r.repo in coarse else r.path)
+        if len(held) > max_paths and r.repo not in coarse:
+            coarse.add(r.repo)
+            held = paths[r.repo] = {top_level(p) for p in held}
         if len(held) > max_paths:
             paths[r.repo] = None
     out = {}

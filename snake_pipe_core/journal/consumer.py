@@ -306,13 +306,19 @@ class JournalConsumer:
         max_paths = self.settings.watch.max_run_paths
         limit = 10 * max_paths
         records = self.journal.read_repo(repo, applied, last, limit)
-        grouped = group_changes(records, max_paths=max_paths).get(repo)
-        if len(records) >= limit or grouped is None or grouped.paths is None:
-            why, paths = "a rescan marker or more paths than a run takes", None
-        elif not utf8(grouped.paths):
+        paths: tuple[str, ...] | None
+        if len(records) < limit:
+            grouped = group_changes(records, max_paths=max_paths).get(repo)
+            paths = grouped.paths if grouped is not None else None
+        else:  # more records than are read at once: their top-level entries
+            tops = self.journal.top_levels(repo, applied, last, max_paths + 1)
+            paths = tuple(sorted(tops)) if tops is not None and len(tops) <= max_paths else None
+        if paths is None:
+            why, paths = "a rescan marker, or more top-level entries than a run takes paths", None
+        elif not utf8(paths):
             why, paths = "a name that is not UTF-8", None
         else:
-            why, paths = "changes", grouped.paths
+            why = "changes"
         return Work(repo, key, paths, first, last, len(records), s.attempt, why, confirmed)
 
     def _mark(

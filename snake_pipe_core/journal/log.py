@@ -240,6 +240,25 @@ class ChangeJournal:
             ).fetchall()
         return [JournalRecord(s, r, Change(k), _decode_path(p), a) for s, r, k, p, a in rows]
 
+    def top_levels(self, repo: str, after: int, upto: int, limit: int) -> list[str] | None:
+        """The distinct top-level entries (first path component) one repository's records
+        with ``after < seq <= upto`` name, at most ``limit`` of them; None when a rescan
+        record is among them. Bounded memory whatever the number of records."""
+        with self._lock:
+            if self._con.execute(
+                "SELECT 1 FROM records WHERE repo = ? AND seq > ? AND seq <= ? "
+                "AND kind = 'rescan' LIMIT 1",
+                [repo, after, upto],
+            ).fetchone():
+                return None
+            rows = self._con.execute(
+                "SELECT DISTINCT CASE WHEN instr(path, '/') > 0 "
+                "THEN substr(path, 1, instr(path, '/') - 1) ELSE path END "
+                "FROM records WHERE repo = ? AND seq > ? AND seq <= ? LIMIT ?",
+                [repo, after, upto, limit],
+            ).fetchall()
+        return [p for (value,) in rows if (p := _decode_path(value)) is not None]
+
     def first_after(self, repo: str, after: int) -> int | None:
         """The first record of ``repo`` after ``after``, or None."""
         with self._lock:

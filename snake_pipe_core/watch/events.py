@@ -51,12 +51,15 @@ EVENT_FILTER: list[type[FileSystemEvent]] = [
 
 class PendingChanges:
     """Changes seen and not yet yielded, bounded: past ``max_paths`` paths a repository's
-    paths are replaced by one rescan. Event threads add; the iterating thread waits."""
+    paths coarsen to the top-level entries they are in (what was seen stays a list of places
+    to look at again, not a blind rescan), and past ``max_paths`` of those they become one
+    rescan. Event threads add; the iterating thread waits."""
 
     def __init__(self, max_paths: int) -> None:
         self.max_paths = max_paths
         self.cond = threading.Condition()
         self.paths: dict[str, dict[str, Change]] = {}
+        self.coarse: set[str] = set()  # repositories whose paths are top-level entries
         self.rescans: set[str] = set()
         self.first = self.last = 0.0  # monotonic times of the batch's first and last events
         self.cookies: dict[str, str] = {}  # repo -> cookie folder expected back
@@ -76,11 +79,15 @@ class PendingChanges:
         with self.cond:
             if repo not in self.rescans:
                 held = self.paths.setdefault(repo, {})
+                if repo in self.coarse:
+                    path, change = _coarse(path, change)
                 held[path] = change
+                if len(held) > self.max_paths and repo not in self.coarse:
+                    self.coarse.add(repo)
+                    held = self.paths[repo] = dict(_coarse(p, c) for p, c in held.items())
                 if len(held) > self.max_paths:
-                    log.info(
-                        "more than %d changed paths in %s: rescanning it", self.max_paths, repo
-                    )
+                    log.info("more than %d top-level entries changed in %s: rescanning it",
+                             self.max_paths, repo)  # fmt: skip
                     del self.paths[repo]
                     self.rescans.add(repo)
             self._touch()
@@ -120,7 +127,7 @@ class PendingChanges:
         out = {FileChange(Change.RESCAN, repo) for repo in self.rescans}
         for repo, held in self.paths.items():
             out.update(FileChange(held[p], repo, p) for p in covering_paths(held))
-        self.paths, self.rescans = {}, set()
+        self.paths, self.rescans, self.coarse = {}, set(), set()
         self.first = self.last = 0.0
         return out
 
@@ -141,6 +148,12 @@ class PendingChanges:
                     return set()
                 else:
                     self.cond.wait(end - now)
+
+
+def _coarse(path: str, change: Change) -> tuple[str, Change]:
+    """The top-level entry a path is in; "changed" (look at it again) unless it is the path."""
+    top = path.split("/", 1)[0]
+    return top, change if top == path else Change.CHANGED
 
 
 class RepoEventHandler(FileSystemEventHandler):

@@ -216,6 +216,17 @@ def test_these_are_diffed_whole(tmp_path: Path, records: list[tuple[str, str | N
     assert w.paths is None
 
 
+def test_a_burst_the_watcher_saw_stays_a_run_of_paths(tmp_path: Path) -> None:
+    """Thousands of deletions (a `git clean`) in a few top-level folders: their folders, not
+    a whole-repository diff the mass-delete guard would judge as if nobody had seen them."""
+    site = Site(tmp_path, max_run_paths=4)
+    for i in range(60):  # more records than the consumer reads at once (10 x 4)
+        site.append("a", f"build/d{i % 9}/f{i}.json", change=D)
+    site.append("a", "src/x.json")
+    [w] = site.plan(site.start()).work
+    assert (w.paths, w.first_seq, w.last_seq) == (("build", "src"), 1, 61)
+
+
 def test_unconfigured_repositories_are_skipped_and_pin_nothing(site: Site) -> None:
     site.append("gone", "x.json")
     site.append("a", "y.json")

@@ -177,6 +177,16 @@ def test_group_changes_bounds_the_paths_of_a_run() -> None:
     assert group_changes(dupes, max_paths=10)["a"].paths == ("same.json",)
 
 
+def test_past_the_bound_paths_coarsen_to_their_top_level_folders() -> None:
+    """What the watcher saw (a `git clean` of thousands of files, say) stays a run of paths:
+    a whole-repository diff would be judged by the mass-delete guard as if it were blind."""
+    seen = [rec(i + 1, "a", f"build/d{i % 7}/f{i}.json") for i in range(40)]
+    seen += [rec(41, "a", "src/x.json"), rec(42, "a", "top.json")]
+    assert group_changes(seen, max_paths=10)["a"].paths == ("build", "src", "top.json")
+    wide = [rec(i + 1, "a", f"d{i}/f.json") for i in range(11)]  # 11 top-level folders
+    assert group_changes(wide, max_paths=10)["a"].paths is None
+
+
 WRITER = """
 import sys
 from snake_pipe_core import Change, ChangeJournal, FileChange

@@ -247,6 +247,13 @@ def test_past_the_cap_a_repository_becomes_one_rescan_and_folders_cover_their_fi
         FileChange(R, "big"),
     }
     assert pending.paths == {} and pending.rescans == set()
+    for i in range(10):  # many paths in few top-level folders: coarsened, not a rescan
+        pending.add("deep", f"out/d{i}/f.json", D)
+    pending.add("deep", "src/a.json", C)
+    assert pending.wait(0.01, 1, timeout=1) == {
+        FileChange(C, "deep", "out"),
+        FileChange(C, "deep", "src"),
+    }
 
 
 @pytest.mark.unit
