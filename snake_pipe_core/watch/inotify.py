@@ -1,7 +1,10 @@
 """watchdog's inotify observer, made to say when it went blind.
 
-watchdog 6 (Dagster pins ``watchdog<7``) has three gaps that matter to a watcher that must
-never miss a change, fixed here by small subclasses rather than a fork:
+watchdog 6 (Dagster needs ``watchdog<7``) has three gaps that matter to a watcher that must
+never miss a change, fixed here by small subclasses rather than a fork. They lean on
+watchdog's private members, so watchdog is pinned to the exact release they were written for
+(``watchdog==6.0.0`` in pyproject.toml); ``tests/core/watch/test_watchdog_pin.py`` fails on
+any other release and names every upstream function to read again (docs/decisions.md):
 
 - **Queue overflow is dropped silently.** When the kernel's event queue overflows it queues
   one ``IN_Q_OVERFLOW`` event with ``wd == -1``; ``Inotify.read_events`` skips it
