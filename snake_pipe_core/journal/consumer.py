@@ -50,10 +50,11 @@ from .log import ChangeJournal
 from .plan import OutcomeFn, Plan, Work, backoff_s, utf8
 from .state import ConsumerState, RepoState, resume
 
-__all__ = ["STATUS_VALUE", "JournalConsumer"]
+__all__ = ["CURSOR_VALUE", "STATUS_VALUE", "JournalConsumer"]
 
 log = logging.getLogger(__name__)
 STATUS_VALUE = "consumer-status"
+CURSOR_VALUE = "cursor"  # where a consumer without an orchestrator keeps its cursor
 _ERROR_CHARS = 300
 
 
@@ -387,8 +388,9 @@ class JournalConsumer:
 
     # -- what status shows -------------------------------------------------------------------
 
-    def publish(self, plan: Plan) -> None:
-        """Keep a snapshot of the plan in the journal for ``snake-pipe watch --status``."""
+    def publish(self, plan: Plan, *, cursor: str | None = None) -> None:
+        """Keep a snapshot of the plan in the journal for ``snake-pipe watch --status``, in
+        the same write as ``cursor`` (a consumer that keeps its cursor in the journal)."""
         now = self.clock()
         repos = {
             repo: {
@@ -407,10 +409,15 @@ class JournalConsumer:
             {"consumer": self.name, "mark": plan.state.mark, "head": plan.head, "repos": repos},
             option=orjson.OPT_SORT_KEYS,
         ).decode()
-        if body == self._published:
+        values: dict[str, str | None] = {} if cursor is None else {CURSOR_VALUE: cursor}
+        if body != self._published:
+            values[STATUS_VALUE] = body[:-1] + f',"at":{now:.3f}}}'
+        if not values:
             return
         try:
-            self.journal.save_value(STATUS_VALUE, body[:-1] + f',"at":{now:.3f}}}')
+            self.journal.save_values(values)
             self._published = body
-        except Exception as e:  # status is for people: never fail a tick for it
-            log.warning("could not publish the consumer's status: %s", e)
+        except Exception as e:
+            if cursor is not None:
+                raise  # the cursor matters: the caller must not go on without it
+            log.warning("could not publish the consumer's status: %s", e)  # for people only

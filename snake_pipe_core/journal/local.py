@@ -20,16 +20,15 @@ from ..config import Settings
 from ..errors import RepositoryError, SnakePipeError
 from ..ingest import ingest_repository
 from ..store import Store
-from .consumer import JournalConsumer
+from .consumer import CURSOR_VALUE, JournalConsumer
 from .log import ChangeJournal
 from .plan import Outcome, Work
 
-__all__ = ["CONSUMER", "CURSOR_VALUE", "apply_work", "run_ingest_loop"]
+__all__ = ["CONSUMER", "apply_work", "run_ingest_loop"]
 
 log = logging.getLogger(__name__)
 # The name this process holds the journal under (ChangeJournal.claim_consumer).
 CONSUMER = "snake-pipe watch --ingest"
-CURSOR_VALUE = "cursor"
 
 
 def apply_work(settings: Settings, store: Store, work: Work, root: Path) -> Outcome:
@@ -95,6 +94,7 @@ def run_ingest_loop(
         return {k: outcomes[k] for k in keys if k in outcomes}
 
     state = None
+    saved: str | None = None  # the cursor as last kept in the journal
     standing_aside = False
     log.info("applying the journal %s to %s", journal.path, store.describe())
     while not stop_event.is_set():
@@ -110,7 +110,8 @@ def run_ingest_loop(
                 continue
             standing_aside = False
             if state is None:
-                state, lost = consumer.start(journal.load_value(CURSOR_VALUE))
+                saved = journal.load_value(CURSOR_VALUE)
+                state, lost = consumer.start(saved)
                 if lost:
                     log.warning("%s: every repository is diffed whole", lost)
             plan = consumer.plan(state, outcome)
@@ -118,10 +119,11 @@ def run_ingest_loop(
                 log.info("%s", line)
             for repo, why in plan.dropped.items():
                 log.warning("%s: changes in the journal skipped, %s", repo, why)
-            journal.save_value(CURSOR_VALUE, plan.state.dumps())  # before the work runs
+            cursor = plan.state.dumps()
+            consumer.publish(plan, cursor=cursor if cursor != saved else None)  # before the work
+            saved = cursor
             if plan.state.mark > journal.compacted_upto():
                 journal.compact(plan.state.mark)
-            consumer.publish(plan)
             state = plan.state
             flying = {s.key for s in state.repos.values() if s.key is not None}
             outcomes = {k: v for k, v in outcomes.items() if k in flying}
