@@ -35,11 +35,9 @@ CONSUMER = "dagster:ast_change_sensor"  # the name it holds the journal's lease 
 CHANGE_INTERVAL_ENV = "SNAKE_PIPE_CHANGE_INTERVAL_S"
 CHANGE_WAIT_ENV = "SNAKE_PIPE_CHANGE_WAIT_S"
 RUN_KEY_TAG = "dagster/run_key"
-TRIGGER_TAG, JOURNAL_TAG, TRY_TAG = (
-    "snake_pipe/trigger",
-    "snake_pipe/journal_records",
-    "snake_pipe/try",
-)
+TRIGGER_TAG = "snake_pipe/trigger"
+JOURNAL_TAG = "snake_pipe/journal_records"
+TRY_TAG = "snake_pipe/try"  # 1 for the first try of a piece of work
 _OUTCOMES: Mapping[dg.DagsterRunStatus, Outcome] = {
     dg.DagsterRunStatus.SUCCESS: "succeeded",
     dg.DagsterRunStatus.FAILURE: "failed",

@@ -554,11 +554,25 @@ def test_interval_wait_and_default_status() -> None:
 
 
 def test_the_sensor_module_is_thin() -> None:
+    """The rules are the engine's; what is left here is Dagster's (issue 7: ~100 lines)."""
+    import ast
+
     import snake_pipe_dagster.change_sensor as module
 
+    tree = ast.parse(Path(module.__file__).read_text())
+    docstrings = {
+        line
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Module | ast.FunctionDef) and ast.get_docstring(n)
+        for line in range(n.body[0].lineno, (n.body[0].end_lineno or 0) + 1)
+    }
     lines = Path(module.__file__).read_text().splitlines()
-    code = [ln for ln in lines if ln.strip() and not ln.strip().startswith("#")]
-    assert len(code) < 180, len(code)
+    code = [
+        ln
+        for i, ln in enumerate(lines, 1)
+        if ln.strip() and not ln.strip().startswith("#") and i not in docstrings
+    ]
+    assert len(code) < 140, len(code)  # 132 now, docstrings and comments aside
 
 
 # -- helpers ---------------------------------------------------------------------------------
