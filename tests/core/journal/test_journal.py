@@ -109,6 +109,24 @@ def test_a_file_that_is_not_a_journal_is_a_store_error(tmp_path: Path) -> None:
         ChangeJournal(bad)
 
 
+def test_a_journal_of_the_first_schema_is_brought_up_to_date(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    with ChangeJournal(path) as j:
+        j.append(changed("a", "x.json"))
+    with sqlite3.connect(path) as con:  # as version 1 left it: no index by repository
+        con.execute("DROP INDEX records_by_repo")
+        con.execute("UPDATE meta SET value = 1 WHERE key = 'schema_version'")
+    con.close()
+    with ChangeJournal(path) as j:
+        assert [r.path for r in j.read_repo("a", 0, 10, 10)] == ["x.json"]
+    with sqlite3.connect(path) as con:
+        version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        index = con.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                            "AND name = 'records_by_repo'").fetchone()  # fmt: skip
+    con.close()
+    assert (int(version[0]), index) == (2, ("records_by_repo",))
+
+
 def test_heartbeat_and_watcher_status(tmp_path: Path) -> None:
     with ChangeJournal(tmp_path / "journal.sqlite") as j:
         assert j.watcher_status() is None
