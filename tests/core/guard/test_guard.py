@@ -192,8 +192,8 @@ def test_status_shows_a_refusal_and_watch_confirms_it(make_repo: MakeRepo, tmp_p
     assert refused.returncode == 1 and "--allow-mass-delete" in refused.stderr
     table = cli("status")
     assert "REFUSED alpha: refused (empty) 1 time(s)" in table.stdout
-    watching = cli("watch", "--status")
-    assert "no watcher runs" in watching.stdout and "REFUSED alpha: refused (empty)" in watching.stdout
+    watching = cli("watch", "--status").stdout
+    assert "no watcher runs" in watching and "REFUSED alpha: refused (empty)" in watching
     [row] = json.loads(cli("status", "--json").stdout)
     assert (row["repo"], row["extracted"], row["refused"]) == ("alpha", 30, "empty")
     assert row["refusal"]["refusals"] == 1 and row["refusal"]["confirmed_at"] is None
