@@ -98,7 +98,7 @@ def _run_request(work: Work) -> dg.RunRequest:
 def _refusal_check_request(repo: str, state: ConsumerState) -> dg.RunRequest:
     """A run of the refusal check alone (the failed run's own checks never ran)."""
     return dg.RunRequest(
-        run_key=f"{state.key_prefix(repo)}:refused-{state.repo(repo).attempt}-{state.mark}",
+        run_key=f"{state.key_prefix(repo)}:refused-{state.repo(repo).retry_at}",  # one a try
         partition_key=repo,
         asset_selection=[],
         asset_check_keys=[dg.AssetCheckKey(AST_MANIFEST, MATCHES_DISK_CHECK)],
