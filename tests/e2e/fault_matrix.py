@@ -445,7 +445,12 @@ def run_fails_root_unreadable(site: FaultSite, c: Consumer, scratch: Path) -> Re
     try:
         for rel, data in _tree("while-unreadable", 20, 60_000).items():
             _write(alpha, rel, data)  # this process may still write (it keeps its rights)
-        wait_until("two failed runs of alpha", lambda: c.failed_runs("alpha", since) >= 2, 90)
+        wait_until(
+            "two failed runs of alpha (as root, the consumer's processes must lack "
+            "CAP_DAC_OVERRIDE: tests/e2e/nodac)",
+            lambda: c.failed_runs("alpha", since) >= 2,
+            90,
+        )
         failed = c.failed_runs("alpha", since)
         refusal = site.refusal("alpha")
     finally:
