@@ -330,8 +330,7 @@ def cmd_store(args: argparse.Namespace) -> int:
         else:
             d = report.as_dict()
             print(f"maintained {store.describe()}: {d['files_before']} → {d['files_after']} data "
-                  f"files, {d['inlined_rows_flushed']} inlined rows written to Parquet, "
-                  f"{d['snapshots_before']} → {d['snapshots_after']} snapshots, "
+                  f"files, {d['snapshots_before']} → {d['snapshots_after']} snapshots, "
                   f"{d['deleted_files']} files deleted in {d['seconds']:.1f} s")  # fmt: skip
         return EXIT_OK
     if args.action == "migrate":
@@ -362,6 +361,17 @@ def cmd_store(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if args.action == "check":
+        from .checkup import check_deployment
+
+        checks = check_deployment(settings)
+        if args.json:
+            print(orjson.dumps([c.as_dict() for c in checks], option=orjson.OPT_INDENT_2).decode())
+        else:
+            width = max(len(c.name) for c in checks)
+            for c in checks:
+                print(f"{'ok  ' if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}")
+        return EXIT_OK if all(c.ok for c in checks) else EXIT_FAILED
     print(orjson.dumps(settings.effective(), option=orjson.OPT_INDENT_2).decode())
     return EXIT_OK
 
@@ -580,8 +590,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "journal's consumer applies it at its next try)")  # fmt: skip
     p.set_defaults(func=cmd_watch)
 
-    p = sub.add_parser("config", help="configuration")
-    p.add_argument("action", choices=["show"])
+    p = sub.add_parser("config", help="the effective configuration (show), or whether "
+                       "everything it names is there and reachable (check)")  # fmt: skip
+    p.add_argument("action", choices=["show", "check"])
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_config)
     return parser
 

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_NAME",
+    "CommitSettings",
     "DiscoverySettings",
     "GenericFormatSettings",
     "LimitSettings",
@@ -170,6 +171,16 @@ class WatchSettings(_Model):
     retry_max_s: float = Field(default=300.0, gt=0, le=86_400)
 
 
+class CommitSettings(_Model):
+    """How often a run commits its batch of results (each commit is one transaction: what a
+    kill can lose, and what a resumed run redoes, is at most one batch)."""
+
+    # A batch is committed when it holds this many files, or this many seconds passed since
+    # the last commit; the first batch of a run is committed at once.
+    files: int = Field(default=5000, ge=1, le=1_000_000)
+    seconds: float = Field(default=2.0, gt=0, le=3600)
+
+
 class MaintenanceSettings(_Model):
     """Store maintenance (``snake-pipe store maintain`` and the nightly Dagster job)."""
 
@@ -193,6 +204,7 @@ class Settings(_Model):
     generic_formats: tuple[GenericFormatSettings, ...] = ()
     quarantine_rate_threshold: float = Field(default=0.05, ge=0, le=1)
     watch: WatchSettings = WatchSettings()
+    commit: CommitSettings = CommitSettings()
     maintenance: MaintenanceSettings = MaintenanceSettings()
     config_file: Path | None = None
 

@@ -25,6 +25,7 @@ from .hashes import KnownHashes
 from .models import FileState, FileVerdict, IngestSummary, Reason, ScanEntry
 from .results import Results
 from .store import ManifestRow, QuarantineHistory, Store, repo_lock, retry_stats, utcnow
+from .store.maintenance import compact
 
 __all__ = ["Mode", "Progress", "ingest_repository"]
 
@@ -175,6 +176,15 @@ class _Commits:
             self.committer.close()
 
 
+def _compact(store: Store) -> None:
+    """Merge small files once they pile up; the run's own work is done and stays done."""
+    try:
+        compact(store)
+    except Exception:  # a courtesy, never a reason for the run to fail
+        log.warning("merging the store's small files failed; the nightly maintenance will",
+                    exc_info=True)  # fmt: skip
+
+
 def _same_stat(entry: ScanEntry, prev: ManifestRow) -> bool:
     return entry.size == prev.size and entry.mtime_ns == prev.mtime_ns
 
@@ -240,6 +250,7 @@ def ingest_repository(
     workers: int | None = None,
     tuning: BatchTuning | None = None,
     lock_timeout: float | None = None,
+    supersedes: Sequence[str] = (),
 ) -> IngestSummary:
     """Bring the store up to date with one repository on disk.
 
@@ -259,6 +270,8 @@ def ingest_repository(
         workers: worker processes (default from settings: one per core).
         lock_timeout: give up after waiting this long for another run of the repository
             (default: wait).
+        supersedes: triggers of earlier runs this one replaces (an orchestrator's retry of a
+            run whose worker died); the store records them as interrupted.
 
     Runs of one repository on one store take turns (a lock file per repository): a run that
     read a file before it changed must not commit after one that read it afterwards.
@@ -293,6 +306,7 @@ def ingest_repository(
             workers=workers,
             tuning=tuning,
             started=started,
+            supersedes=supersedes,
         )
 
 
@@ -311,6 +325,7 @@ def _ingest(
     workers: int | None,
     tuning: BatchTuning | None,
     started: float,
+    supersedes: Sequence[str],
 ) -> IngestSummary:
     if (workers or settings.worker_count) > 1 and paths is None:
         prestart_workers()  # a whole repository: likely to need the pool
@@ -321,10 +336,12 @@ def _ingest(
     prefixes = None if walk.subpaths is None else [storage_path(p) for p in walk.subpaths]
     retries_before = retry_stats.snapshot()[0]
     run_id, manifest = store.begin_run(
-        repo, real_root, mode=mode, trigger=trigger, prefixes=prefixes
+        repo, real_root, mode=mode, trigger=trigger, prefixes=prefixes, supersedes=supersedes
     )
     summary = IngestSummary(repo=repo, root=real_root, run_id=run_id)
-    commits = _Commits(store, summary)
+    commits = _Commits(
+        store, summary, commit_files=settings.commit.files, commit_seconds=settings.commit.seconds
+    )
     retry_set = {storage_path(p) for p in retry or ()}
     analysis = AnalysisSettings(
         max_file_bytes=settings.limits.max_file_bytes,
@@ -409,6 +426,7 @@ def _ingest(
         summary.commit_retries = retry_stats.snapshot()[0] - retries_before
         store.finish_run(summary, status="succeeded", deleted=gone)
         summary.commit_retries = retry_stats.snapshot()[0] - retries_before
+        _compact(store)
         live = sum(n for state, n in summary.totals.items() if state != FileState.DELETED)
         guard.succeeded(repo, live, whole=whole)
         report()

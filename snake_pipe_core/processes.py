@@ -1,8 +1,18 @@
 """Small facts about processes on this host."""
 
 import os
+import socket
 
-__all__ = ["pid_alive"]
+__all__ = ["HOST_ENV", "host_name", "pid_alive"]
+
+# Names this host in the store's audit trail (runs.host) instead of its hostname: set it when
+# several "hosts" share one machine (containers, the multi-host test), or to a stable name.
+HOST_ENV = "SNAKE_PIPE_HOST"
+
+
+def host_name() -> str:
+    """The name runs of this host are recorded under."""
+    return os.environ.get(HOST_ENV) or socket.gethostname()
 
 
 def pid_alive(pid: int | None) -> bool:

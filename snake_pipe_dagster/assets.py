@@ -9,6 +9,7 @@ the store cannot hold a manifest without verdicts nor verdicts without a manifes
 (docs/decisions.md explains the choice).
 """
 
+import os
 import time
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -23,6 +24,7 @@ from snake_pipe_core import (
     SnakePipeError,
     ingest_repository,
 )
+from snake_pipe_core.processes import host_name
 
 from .partitions import repo_partitions
 from .reporting import STATES, markdown_table, reasons_table
@@ -151,7 +153,9 @@ def ast_ingest(
             mode=config.mode,
             paths=config.paths,
             allow_mass_delete=config.allow_mass_delete,
-            trigger="dagster",
+            trigger=f"dagster:{context.run.run_id}",
+            # A retry of a run whose worker died: that run is over, whatever the store says.
+            supersedes=[f"dagster:{parent}"] if (parent := context.run.parent_run_id) else [],
             progress=_ProgressLog(context),
             workers=config.workers or None,
             lock_timeout=snake_pipe.lock_timeout_seconds,
@@ -169,6 +173,8 @@ def ast_ingest(
         "repo": repo,
         "store": store.describe(),
         "engine_run_id": summary.run_id,
+        "host": host_name(),
+        "pid": os.getpid(),
         "mode": config.mode,
         "seconds": round(summary.seconds, 3),
     }

@@ -62,8 +62,8 @@ full_reanalysis_job = dg.define_asset_job(
 
 
 @dg.op(
-    description="Compact the store: inlined rows to Parquet, small files merged, old "
-    "snapshots expired, unreferenced files deleted. Writers and readers go on meanwhile.",
+    description="Compact the store: small files merged, old snapshots expired, "
+    "unreferenced files deleted. Writers and readers go on meanwhile.",
     out=dg.Out(dg.Nothing),
 )
 def store_maintenance(
@@ -83,8 +83,7 @@ def store_maintenance(
     d = report.as_dict()
     context.log.info(
         f"store maintenance: {d['files_before']} → {d['files_after']} data files, "
-        f"{d['inlined_rows_flushed']} inlined rows written, {d['deleted_files']} files "
-        f"deleted in {d['seconds']:.1f} s"
+        f"{d['deleted_files']} files deleted in {d['seconds']:.1f} s"
     )
     return dg.Output(
         None,

@@ -90,7 +90,7 @@ def nightly_full_reanalysis_schedule(
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every night at 02:30 UTC, the store's maintenance: small files merged, "
-    "inlined rows written to Parquet, old snapshots expired. It queues behind the night's "
+    "old snapshots expired, files no snapshot needs deleted. It queues behind the night's "
     "full re-analysis (a lower priority). On by default: it launches no analysis, and a "
     "store that takes many small commits needs it.",
 )

@@ -59,10 +59,6 @@ _RETRYABLE = (
     # catalog this way when an earlier one met it.
     "current transaction is aborted",
 )
-# Inserts of at most this many rows stay in the catalog ("data inlining") until maintenance
-# writes them to Parquet: the watcher's one-file commits would otherwise leave thousands of
-# tiny files behind.
-INLINING_ROW_LIMIT = 1000
 
 
 def extension_directory() -> str:
@@ -208,8 +204,6 @@ def open_lake(location: StoreLocation, *, read_only: bool) -> duckdb.DuckDBPyCon
         options.append(f"DATA_PATH '{_quote(location.data_path)}'")
         if location.embedded:
             options.append("OVERRIDE_DATA_PATH true")  # the folder may have been moved
-    if not read_only:
-        options.append(f"DATA_INLINING_ROW_LIMIT {INLINING_ROW_LIMIT}")
     attach = f"ATTACH '{_quote(location.uri)}' AS {CATALOG_ALIAS} ({', '.join(options)})"
     con = _connect()
     deadline = time.monotonic() + RETRY_DEADLINE_S
@@ -219,7 +213,11 @@ def open_lake(location: StoreLocation, *, read_only: bool) -> duckdb.DuckDBPyCon
             con.execute(attach)
             break
         except duckdb.Error as e:
-            if is_retryable(e) and time.monotonic() < deadline:
+            # Two processes creating a new catalog at once: the loser's CREATE TABLE finds the
+            # winner's (PostgreSQL: "duplicate key value violates unique constraint"); attach
+            # again, and the catalog is there.
+            creating = "already exists" in str(e) or "duplicate key value" in str(e)
+            if (is_retryable(e) or creating) and time.monotonic() < deadline:
                 time.sleep(random.uniform(delay / 2, delay))
                 delay = min(delay * 2, _BACKOFF_MAX_S)
                 continue

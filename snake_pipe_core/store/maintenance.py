@@ -1,11 +1,15 @@
 """Table maintenance: keep a store that takes many small commits as fast as a bulk-loaded one.
 
-Every commit adds to the lake: the watcher's one-file commits stay in the catalog ("data
-inlining"), each ingest batch adds a Parquet file per table, and every commit is a snapshot.
-:func:`maintain` runs DuckLake's own maintenance, each step its own transaction so that
-writers go on meanwhile:
+Every commit adds to the lake: each commit writes a Parquet file per table it touches (data
+inlining is off, see schema.DATA_INLINING_ROW_LIMIT), and every commit is a snapshot.
 
-1. write inlined rows to Parquet (``ducklake_flush_inlined_data``);
+:func:`compact` runs after every ingest and merges small files once a table has
+``COMPACT_AT_FILES`` of them (a watcher's one-file runs reach that every few dozen runs; a
+bulk ingest of 1,000,000 files every 64 batches). :func:`maintain` runs all of DuckLake's
+maintenance, each step its own transaction so that writers go on meanwhile:
+
+1. write rows another writer may have inlined in the catalog to Parquet
+   (``ducklake_flush_inlined_data``);
 2. merge small adjacent files (``ducklake_merge_adjacent_files``);
 3. expire snapshots older than ``keep_snapshots_days`` (DuckLake's own ``AT (VERSION => …)``
    cannot go further back; snake-pipe's time travel by run works on the rows' snapshot ids,
@@ -24,17 +28,23 @@ from functools import partial
 
 import duckdb
 
+from ..errors import StoreBusy
 from .lake import in_transaction
 from .location import CATALOG_ALIAS
 from .schema import TABLES
 from .store import Store
 
-__all__ = ["MaintenanceReport", "maintain", "table_files"]
+__all__ = ["COMPACT_AT_FILES", "MaintenanceReport", "compact", "maintain", "table_files"]
 
 log = logging.getLogger(__name__)
 # A file written by a commit that failed is an orphan only once no commit can still be
 # writing it; commits take milliseconds to seconds.
 ORPHAN_AGE = "1 hour"
+# A table with this many data files gets them merged at the end of the next ingest.
+COMPACT_AT_FILES = 64
+# Compaction is a courtesy of the run that happens to finish: it gives up quickly when the
+# catalog is busy, and the next run tries again.
+_COMPACT_DEADLINE_S = 5.0
 
 
 @dataclass(slots=True)
@@ -43,7 +53,6 @@ class MaintenanceReport:
 
     files_before: dict[str, int] = field(default_factory=dict)
     files_after: dict[str, int] = field(default_factory=dict)
-    inlined_before: dict[str, int] = field(default_factory=dict)
     snapshots_before: int = 0
     snapshots_after: int = 0
     deleted_files: int = 0
@@ -53,15 +62,13 @@ class MaintenanceReport:
         return {
             "files_before": sum(self.files_before.values()),
             "files_after": sum(self.files_after.values()),
-            "inlined_rows_flushed": sum(self.inlined_before.values()),
             "snapshots_before": self.snapshots_before,
             "snapshots_after": self.snapshots_after,
             "deleted_files": self.deleted_files,
             "seconds": round(self.seconds, 3),
             "tables": {
                 t: {"files_before": self.files_before.get(t, 0),
-                    "files_after": self.files_after.get(t, 0),
-                    "inlined_rows_flushed": self.inlined_before.get(t, 0)}
+                    "files_after": self.files_after.get(t, 0)}
                 for t in TABLES
             },
         }  # fmt: skip
@@ -77,25 +84,6 @@ def table_files(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         )
         for t in TABLES
     }
-
-
-def _inlined_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Rows each table holds inlined in the catalog (they are in no file yet)."""
-    files_rows = {
-        t: int(
-            con.execute(
-                f"SELECT coalesce(sum(record_count), 0) FROM "
-                f"__ducklake_metadata_{CATALOG_ALIAS}.ducklake_data_file d "
-                f"JOIN __ducklake_metadata_{CATALOG_ALIAS}.ducklake_table tb "
-                "ON tb.table_id = d.table_id AND tb.end_snapshot IS NULL "
-                "WHERE tb.table_name = ? AND d.end_snapshot IS NULL",
-                [t],
-            ).fetchall()[0][0]
-        )
-        for t in TABLES
-    }
-    counts = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in TABLES}
-    return {t: max(0, counts[t] - files_rows[t]) for t in TABLES}
 
 
 def _snapshots(con: duckdb.DuckDBPyConnection) -> int:
@@ -114,10 +102,9 @@ def maintain(store: Store, *, keep_snapshots_days: float = 7.0) -> MaintenanceRe
     report = MaintenanceReport()
     with store.connect() as con:
         report.files_before = table_files(con)
-        report.inlined_before = _inlined_rows(con)
         report.snapshots_before = _snapshots(con)
         for step, sql in (
-            ("writing inlined rows to Parquet",
+            ("writing inlined rows to Parquet (another writer's)",
              f"CALL ducklake_flush_inlined_data('{CATALOG_ALIAS}')"),
             ("merging small files", f"CALL ducklake_merge_adjacent_files('{CATALOG_ALIAS}')"),
             (
@@ -142,11 +129,37 @@ def maintain(store: Store, *, keep_snapshots_days: float = 7.0) -> MaintenanceRe
         report.snapshots_after = _snapshots(con)
     report.seconds = time.monotonic() - started
     log.info(
-        "store maintenance: %d → %d files, %d inlined rows written, %d files deleted in %.1f s",
+        "store maintenance: %d → %d files, %d files deleted in %.1f s",
         sum(report.files_before.values()),
         sum(report.files_after.values()),
-        sum(report.inlined_before.values()),
         report.deleted_files,
         report.seconds,
     )
     return report
+
+
+def compact(store: Store, *, at_files: int = COMPACT_AT_FILES) -> bool:
+    """Merge the small files of the store's tables if one has ``at_files`` or more; True if
+    it did. Never raises for a busy catalog: the next run tries again."""
+    with store.connect() as con:
+        counts = dict(
+            con.execute(
+                f"SELECT table_name, file_count FROM ducklake_table_info('{CATALOG_ALIAS}')"
+            ).fetchall()
+        )
+        if max((counts.get(t, 0) for t in TABLES), default=0) < at_files:
+            return False
+        started = time.monotonic()
+        try:
+            in_transaction(
+                con,
+                partial(_call, sql=f"CALL ducklake_merge_adjacent_files('{CATALOG_ALIAS}')"),
+                what="merging small files",
+                deadline_s=_COMPACT_DEADLINE_S,
+            )
+        except StoreBusy as e:
+            log.info("small files not merged this time: %s", e)
+            return False
+        log.info("merged the store's small files in %.2f s (up to %d in a table)",
+                 time.monotonic() - started, max(counts.values()))  # fmt: skip
+    return True

@@ -14,7 +14,6 @@ one repository still take turns (:func:`~snake_pipe_core.store.lock.repo_lock`).
 import gc
 import logging
 import os
-import socket
 import threading
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -30,11 +29,11 @@ import pyarrow as pa
 from ..errors import StoreError, StoreSchemaError
 from ..hashes import KnownHashes
 from ..models import IngestSummary
-from ..processes import pid_alive
+from ..processes import host_name, pid_alive
 from ..results import MANIFEST_COLUMNS, METADATA_COLUMNS, Results
 from .lake import in_transaction, open_lake, release_catalog, retry_stats
 from .location import CATALOG_ALIAS, StoreLocation
-from .schema import MIGRATIONS, SCHEMA_VERSION, VIEWS
+from .schema import DATA_INLINING_ROW_LIMIT, MIGRATIONS, SCHEMA_VERSION, VIEWS
 
 __all__ = ["ManifestRow", "QuarantineHistory", "RunStart", "Store", "utcnow"]
 
@@ -210,26 +209,34 @@ class Store:
         mode: str,
         trigger: str | None,
         prefixes: Sequence[str] | None = None,
+        supersedes: Sequence[str] = (),
     ) -> RunStart:
         """Register a run of ``repo`` and read the manifest its diff starts from (files at or
-        under ``prefixes`` only, when given)."""
+        under ``prefixes`` only, when given). Runs of ``repo`` still marked running whose
+        trigger is in ``supersedes`` (a Dagster run this one retries, on whatever host) are
+        recorded as interrupted."""
         run_id = f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-        host = socket.gethostname()
+        host = host_name()
 
         def register(con: duckdb.DuckDBPyConnection) -> None:
             now = utcnow()
-            # Runs of this host whose process is gone were killed: say so in the audit trail.
+            # Runs of this host whose process is gone were killed, and so were the runs this
+            # one retries: say so in the audit trail.
             running = con.execute(
-                "SELECT run_id, pid FROM runs WHERE repo = ? AND status = 'running' AND host = ?",
-                [repo, host],
+                "SELECT run_id, pid, host, trigger FROM runs WHERE repo = ? AND status = 'running'",
+                [repo],
             ).fetchall()
-            for dead, _ in (r for r in running if not pid_alive(r[1])):
+            for dead, pid, on_host, by in running:
+                if on_host == host and not pid_alive(pid):
+                    why = "the process ended before the run finished"
+                elif by is not None and by in supersedes:
+                    why = f"its orchestrator gave up on it and retried it ({trigger})"
+                else:
+                    continue
                 con.execute(
                     "INSERT INTO run_ends VALUES (?, ?, ?, 'interrupted', ?, NULL)",
-                    [dead, repo, now,
-                     "the process ended before the run finished; its committed batches are "
-                     "kept"],
-                )  # fmt: skip
+                    [dead, repo, now, f"{why}; its committed batches are kept"],
+                )
             con.execute(
                 "INSERT INTO run_starts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, repo, root, mode, trigger, now, host, os.getpid()],
@@ -444,7 +451,16 @@ def _migrate(con: duckdb.DuckDBPyConnection, location: StoreLocation) -> None:
     if _schema_version(con) == SCHEMA_VERSION:
         return
     in_transaction(con, migrate, what=f"creating the store {location.describe()}")
+    in_transaction(con, _set_options, what=f"creating the store {location.describe()}")
     _initialise_stats(con, location)
+
+
+def _set_options(con: duckdb.DuckDBPyConnection) -> None:
+    """No data inlining, for whoever writes to the store (schema.DATA_INLINING_ROW_LIMIT)."""
+    con.execute(
+        f"CALL ducklake_set_option('{CATALOG_ALIAS}', 'data_inlining_row_limit', "
+        f"{DATA_INLINING_ROW_LIMIT})"
+    )
 
 
 # One row a table, written and deleted again when the store is created (see below).
@@ -465,7 +481,7 @@ def _initialise_stats(con: duckdb.DuckDBPyConnection, location: StoreLocation) -
     DuckLake writes a table's statistics with its first rows. A reader that plans a query
     while concurrent writers give tables their first rows sometimes fails inside DuckLake
     ("INTERNAL Error: Calling GetValueInternal on a value that is NULL", in
-    GetGlobalTableStats: 4 of 45 fresh DuckDB CLI readers during two first ingests); once every
+    GetGlobalTableStats: 3 of 45 fresh DuckDB CLI readers during two first ingests); once every
     table has statistics it does not happen. So a new store writes one placeholder row into
     each table and deletes it again, before it is handed to anyone."""
     meta = f"__ducklake_metadata_{CATALOG_ALIAS}"

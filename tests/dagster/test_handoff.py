@@ -137,5 +137,5 @@ def test_the_maintenance_job_compacts_the_store(
     assert result.success
     [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
     meta = {k: getattr(v, "value", v) for k, v in output.event_specific_data.metadata.items()}
-    assert meta["inlined_rows_flushed"] > 0 and meta["files_after"] >= 1
+    assert meta["files_before"] > meta["files_after"] >= 1  # each run's commits' files merged
     assert truth(project) == before

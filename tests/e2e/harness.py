@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["ROOT", "DagsterDev", "GraphQLError", "free_port", "wait_for"]
+__all__ = ["ROOT", "DagsterDev", "GraphQLError", "free_port", "graphql", "wait_for"]
 
 ROOT = Path(__file__).resolve().parents[2]  # the project: workspace.yaml, dagster.yaml
 
@@ -36,6 +36,19 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """POST a GraphQL query to a Dagster webserver at ``url``; its ``data``, or GraphQLError."""
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(
+        f"{url}/graphql", data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        payload = json.loads(response.read())
+    if payload.get("errors"):
+        raise GraphQLError(json.dumps(payload["errors"])[:2000])
+    return payload["data"]  # type: ignore[no-any-return]
 
 
 def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float, every: float = 1.0) -> T:
@@ -99,18 +112,7 @@ class DagsterDev:
         return {**env, **self.env, "DAGSTER_HOME": str(self.home)}
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(
-            f"{self.url}/graphql",
-            data=body,
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            payload = json.loads(response.read())
-        if payload.get("errors"):
-            raise GraphQLError(json.dumps(payload["errors"])[:2000])
-        return payload["data"]
+        return graphql(self.url, query, variables)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -20,56 +20,19 @@ import pytest
 from snake_pipe_core import Store, ingest_repository, load_settings
 from tests.conftest import ROOT
 from tests.e2e.harness import DagsterDev, wait_for
-from tests.fixtures.asts import babel, clang, dumps, estree, python_envelope, tree_sitter
+from tests.fixtures.backfill import BAD, repo_files, write_repos
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
 N_REPOS = 8
-MODULES_PER_REPO = 1200  # five files each: runs of a few seconds, long enough to overlap
 ASSETS = ("ast_manifest", "validated_ast_files", "ast_metadata")
 ARTIFACTS = ROOT / "test-artifacts"
-BAD = {
-    "broken/truncated.js.ast.json": b'{"type": "Program", "body": [',
-    "broken/list.js.ast.json": b"[1, 2, 3]",
-}
-
-
-def repo_files(i: int) -> dict[str, bytes]:
-    """A repository of every format, every file distinct (so each run really reads and
-    parses ~6,000 files, a few seconds of work), with two bad files in every third one."""
-    files: dict[str, bytes] = {"package.json": b'{"name": "x"}'}
-    for j in range(MODULES_PER_REPO):
-        tag = i * 100_000 + j
-        files[f"src/m{j}/app.js.ast.json"] = dumps(estree(1 + j % 5) | {"end": tag})
-        files[f"src/m{j}/util.js.ast.json"] = dumps(babel() | {"end": tag})
-        files[f"native/f{j}.c.ast.json"] = dumps(clang() | {"id": f"0x{tag:x}"})
-        files[f"py/p{j}/mod.py.ast.json"] = dumps(
-            python_envelope() | {"source": {"path": f"m{tag}.py"}}
-        )
-        files[f"go/g{j}.go.ast.json"] = dumps(
-            tree_sitter("go", depth=2 + j % 7) | {"source": {"path": f"g{tag}.go"}}
-        )
-    if i % 3 == 0:
-        files.update(BAD)
-    return files
-
-
-def write_repos(root: Path) -> dict[str, Path]:
-    repos = {}
-    for i in range(N_REPOS):
-        name = f"repo-{i:02d}"
-        for rel, data in repo_files(i).items():
-            path = root / name / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        repos[name] = root / name
-    return repos
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("e2e")
-    repos = write_repos(base / "repos")
+    repos = write_repos(base / "repos", N_REPOS)
     config = base / "snake_pipe.toml"
     config.write_text(
         'store = "store/snake.duckdb"\nrepo_roots = ["repos"]\nworkers = 1\n', encoding="utf-8"

@@ -216,7 +216,7 @@ def test_store_info_and_maintain_on_the_command_line(make_repo: MakeRepo, tmp_pa
     out = cli("store", "maintain", "--store", str(store), "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert report["inlined_rows_flushed"] > 0  # small batches were kept in the catalog
+    assert report["tables"]["file_versions"]["files_before"] == 3  # a file per run's batch
     assert report["tables"]["file_versions"]["files_after"] == 1
     csv = cli("sql", "--store", str(store), "--csv", "SELECT repo, count(*) n FROM ast_files "
               "GROUP BY 1 ORDER BY 1")  # fmt: skip
@@ -270,3 +270,25 @@ def test_a_0_1_store_written_by_duckdb_2_is_migrated_through_an_export(tmp_path:
     out = cli("store", "migrate", "--from", str(export), "--store", str(tmp_path / "new"))
     assert out.returncode == 0, out.stderr
     legacy.assert_migrated(Store(tmp_path / "new"), expected)
+
+
+def test_small_files_are_merged_as_they_pile_up(make_repo: MakeRepo, tmp_path: Path) -> None:
+    """The watcher's way: one file per run. Past COMPACT_AT_FILES files in a table, the run
+    that finishes merges them, and every answer stays the same."""
+    from snake_pipe_core.store.maintenance import COMPACT_AT_FILES, table_files
+
+    files = {f"m{i}/f{i}.js.ast.json": asts.dumps(asts.estree(1 + i % 4) | {"end": i})
+             for i in range(COMPACT_AT_FILES + 6)}  # fmt: skip
+    root = make_repo("w", files)
+    store = Store(tmp_path / "s")
+    settings = load_settings(env={}, workers=1)
+    most = 0
+    for rel in sorted(files):
+        ingest_repository(root, store=store, settings=settings, paths=[rel])
+        with store.connect(read_only=True) as con:
+            most = max(most, max(table_files(con).values()))
+    assert most <= COMPACT_AT_FILES  # never more than that many files in a table
+    with store.connect(read_only=True) as con:
+        assert table_files(con)["file_versions"] < COMPACT_AT_FILES // 2
+    assert store.query("SELECT count(*) FROM extracted_files") == [(len(files),)]
+    assert store.query("SELECT count(*) FROM runs WHERE status = 'succeeded'") == [(len(files),)]
