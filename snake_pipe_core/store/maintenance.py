@@ -5,7 +5,7 @@ inlining is off, see schema.DATA_INLINING_ROW_LIMIT), and every commit is a snap
 
 :func:`compact` runs after every ingest and merges small files once a table has
 ``COMPACT_AT_FILES`` of them (a watcher's one-file runs reach that every few dozen runs; a
-bulk ingest of 1,000,000 files every 64 batches). :func:`maintain` runs all of DuckLake's
+bulk ingest of 1,000,000 files every 32 batches). :func:`maintain` runs all of DuckLake's
 maintenance, each step its own transaction so that writers go on meanwhile:
 
 1. write rows another writer may have inlined in the catalog to Parquet
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 # writing it; commits take milliseconds to seconds.
 ORPHAN_AGE = "1 hour"
 # A table with this many data files gets them merged at the end of the next ingest.
-COMPACT_AT_FILES = 64
+COMPACT_AT_FILES = 32
 # Compaction is a courtesy of the run that happens to finish: it gives up quickly when the
 # catalog is busy, and the next run tries again.
 _COMPACT_DEADLINE_S = 5.0
