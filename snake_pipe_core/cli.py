@@ -179,15 +179,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     where, params = ("WHERE repo = ?", [args.repo]) if args.repo else ("", [])
     rows = store.query_dicts(
         f"""
-        SELECT repo,
+        WITH last AS (
+            SELECT repo, started_at, status, host, pid FROM runs
+            QUALIFY row_number() OVER (PARTITION BY repo ORDER BY started_at DESC) = 1
+        )
+        SELECT m.repo,
                count(*) FILTER (WHERE state = 'extracted')   AS extracted,
                count(*) FILTER (WHERE state = 'quarantined') AS quarantined,
                count(*) FILTER (WHERE state = 'excluded')    AS excluded,
                count(*) FILTER (WHERE state = 'deleted')     AS deleted,
-               (SELECT max(started_at) FROM runs r WHERE r.repo = m.repo) AS last_run,
-               (SELECT status FROM runs r WHERE r.repo = m.repo
-                ORDER BY started_at DESC LIMIT 1) AS last_status
-        FROM manifest m {where} GROUP BY repo ORDER BY repo
+               any_value(last.started_at) AS last_run,
+               any_value(last.status)     AS last_status,
+               any_value(last.host)       AS last_host,
+               any_value(last.pid)        AS last_pid
+        FROM manifest m LEFT JOIN last ON last.repo = m.repo {where.replace("repo", "m.repo")}
+        GROUP BY m.repo ORDER BY m.repo
         """,
         params,
     )
@@ -203,7 +209,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if args.json:
             row["refusal"] = refusal.as_dict() if refusal else None
     _emit(args, rows, ["repo", "extracted", "quarantined", "excluded", "deleted", "last_run",
-                       "last_status", "refused"])  # fmt: skip
+                       "last_status", "last_host", "last_pid", "refused"])  # fmt: skip
     if not args.json:
         now = time.time()
         for refusal in refusals.values():

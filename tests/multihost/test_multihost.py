@@ -201,6 +201,15 @@ def test_a_backfill_runs_on_both_worker_hosts_into_one_store(
     )
     for (repo_a, _, end_a), (repo_b, start_b, _) in itertools.pairwise(windows):
         assert repo_a != repo_b or start_b >= end_a
+    # `snake-pipe status` names the host and process of each repository's last run.
+    out = subprocess.run(
+        [sys.executable, "-m", "snake_pipe_core.cli", "status", "--json"],
+        env=cluster.hosts["daemon-host"].env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    status = json.loads(out.stdout)
+    assert {row["last_host"] for row in status} == set(WORKERS)
+    assert all(row["last_pid"] and row["last_status"] == "succeeded" for row in status)
     got = snapshot(store)
     assert got == reference(cluster, tmp_path)
     on_disk = {(f"repo-{i:02d}", rel) for i in range(N_REPOS) for rel in repo_files(i)}
