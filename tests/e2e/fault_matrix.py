@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -66,7 +67,18 @@ max_run_paths = 100
 
 
 def can_mount() -> bool:
-    return os.geteuid() == 0 and shutil.which("mount") is not None
+    """Root, and a tmpfs can really be mounted here (a container may forbid it)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    probe = Path(tempfile.mkdtemp(prefix="snake-pipe-mount-probe-"))
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(probe)],
+                                 capture_output=True, check=False).returncode == 0  # fmt: skip
+        if mounted:
+            subprocess.run(["umount", str(probe)], check=True)
+        return mounted
+    finally:
+        probe.rmdir()
 
 
 def _doc(i: int, kind: int) -> bytes:
