@@ -72,9 +72,9 @@ print(n)
 _ENGINE = r"""
 import sys
 from snake_pipe_core.analysis import AnalysisSettings, WorkItem
-from snake_pipe_core.batch import Executor, prestart_workers
+from snake_pipe_core.ingest.workers import Executor, prestart_workers
 from snake_pipe_core.config import DiscoverySettings
-from snake_pipe_core.discovery import Rules, Walk, check_root
+from snake_pipe_core.ingest.discovery import Rules, Walk, check_root
 from snake_pipe_core.hashes import KnownHashes
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import LimitSettings
-from ..discovery import check_root
 from ..errors import MassDeletionRefused, RepositoryUnavailable
+from ..ingest.discovery import check_root
 from .mounts import RootIdentity, root_identity
 from .rules import Verdict, judge_diff, judge_empty, judge_mount
 from .state import GUARD_FILE, GuardState, RecordedRoot, Refusal

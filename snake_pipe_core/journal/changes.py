@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..discovery import covering_paths
+from ..ingest.discovery import covering_paths
 
 __all__ = [
     "Change",

@@ -28,9 +28,9 @@ import pyarrow as pa
 
 from ..errors import StoreError, StoreSchemaError
 from ..hashes import KnownHashes
+from ..ingest.results import MANIFEST_COLUMNS, METADATA_COLUMNS, Results
 from ..models import IngestSummary
 from ..processes import host_name, pid_alive
-from ..results import MANIFEST_COLUMNS, METADATA_COLUMNS, Results
 from .lake import in_transaction, open_lake, release_catalog, retry_stats
 from .location import CATALOG_ALIAS, StoreLocation
 from .schema import DATA_INLINING_ROW_LIMIT, MIGRATIONS, SCHEMA_VERSION, VIEWS

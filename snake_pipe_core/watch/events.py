@@ -29,7 +29,7 @@ from watchdog.events import (
     FileSystemMovedEvent,
 )
 
-from ..discovery import Rules, covering_paths
+from ..ingest.discovery import Rules, covering_paths
 from ..journal.changes import Change, FileChange
 from .inotify import QueueOverflowEvent
 

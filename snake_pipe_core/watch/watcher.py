@@ -40,8 +40,8 @@ from types import TracebackType
 from watchdog.observers.api import ObservedWatch
 
 from ..config import DiscoverySettings
-from ..discovery import Rules
 from ..guard.mounts import RootIdentity, read_mounts, root_identity
+from ..ingest.discovery import Rules
 from ..journal.changes import FileChange
 from .events import COOKIE_PREFIX, EVENT_FILTER, PendingChanges, RepoEventHandler
 from .inotify import WatchObserver

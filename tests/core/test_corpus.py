@@ -22,7 +22,7 @@ from bench.corpus import (
 )
 from snake_pipe_core.analysis import AnalysisSettings, Analyzer, WorkItem
 from snake_pipe_core.config import DiscoverySettings
-from snake_pipe_core.discovery import Rules
+from snake_pipe_core.ingest.discovery import Rules
 from snake_pipe_core.languages import language_from_name
 from snake_pipe_core.models import FileVerdict
 from tests.conftest import SHARED_SAMPLES

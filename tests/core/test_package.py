@@ -10,7 +10,7 @@ pytestmark = pytest.mark.unit
 
 def test_engine_never_imports_dagster() -> None:
     code = (
-        "import sys, snake_pipe_core, snake_pipe_core.cli, snake_pipe_core.batch, "
+        "import sys, snake_pipe_core, snake_pipe_core.cli, snake_pipe_core.ingest.workers, "
         "snake_pipe_core.ingest\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0].startswith('dagster'))\n"
         "assert not bad, bad"

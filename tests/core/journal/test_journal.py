@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from snake_pipe_core import load_settings
-from snake_pipe_core.discovery import covering_paths
 from snake_pipe_core.errors import ConfigError, StoreError
+from snake_pipe_core.ingest.discovery import covering_paths
 from snake_pipe_core.journal import (
     Change,
     ChangeJournal,

@@ -31,8 +31,8 @@ from watchdog.observers.inotify_c import InotifyConstants as IN
 
 from snake_pipe_core import Settings, Store, ingest_repository, load_settings
 from snake_pipe_core.config import DiscoverySettings, WatchSettings
-from snake_pipe_core.discovery import Rules
 from snake_pipe_core.errors import StoreError
+from snake_pipe_core.ingest.discovery import Rules
 from snake_pipe_core.journal import Change, ChangeJournal, FileChange
 from snake_pipe_core.journal.local import run_ingest_loop
 from snake_pipe_core.store.lock import repo_lock

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import Any
 
+from ..languages import language_from_name
+from ..models import AstMetadata, FileState, FileVerdict
 from .discovery import storage_path
-from .languages import language_from_name
-from .models import AstMetadata, FileState, FileVerdict
 
 __all__ = ["MANIFEST_COLUMNS", "METADATA_COLUMNS", "Results"]
 

@@ -16,16 +16,16 @@ from functools import partial
 from pathlib import Path
 from typing import Literal
 
-from .analysis import AnalysisSettings, WorkItem
-from .batch import BatchTuning, Executor, prestart_workers
-from .config import Settings, slugify
+from ..analysis import AnalysisSettings, WorkItem
+from ..config import Settings, slugify
+from ..guard import MassDeleteGuard
+from ..hashes import KnownHashes
+from ..models import FileState, FileVerdict, IngestSummary, Reason, ScanEntry
+from ..store import ManifestRow, QuarantineHistory, Store, repo_lock, retry_stats, utcnow
+from ..store.maintenance import compact
 from .discovery import Rules, Walk, storage_path
-from .guard import MassDeleteGuard
-from .hashes import KnownHashes
-from .models import FileState, FileVerdict, IngestSummary, Reason, ScanEntry
 from .results import Results
-from .store import ManifestRow, QuarantineHistory, Store, repo_lock, retry_stats, utcnow
-from .store.maintenance import compact
+from .workers import BatchTuning, Executor, prestart_workers
 
 __all__ = ["Mode", "Progress", "ingest_repository"]
 

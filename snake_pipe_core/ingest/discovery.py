@@ -16,9 +16,9 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from .config import DiscoverySettings
-from .errors import RepositoryUnavailable
-from .models import Reason, ScanEntry
+from ..config import DiscoverySettings
+from ..errors import RepositoryUnavailable
+from ..models import Reason, ScanEntry
 
 __all__ = ["Rules", "Walk", "check_root", "covering_paths", "storage_path"]
 

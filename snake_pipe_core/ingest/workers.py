@@ -19,9 +19,9 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
-from .analysis import AnalysisSettings, Analyzer, FileRead, WorkItem
-from .hashes import KnownHashes
-from .models import FileVerdict
+from ..analysis import AnalysisSettings, Analyzer, FileRead, WorkItem
+from ..hashes import KnownHashes
+from ..models import FileVerdict
 from .results import Results
 
 __all__ = ["BatchTuning", "Executor", "prestart_workers"]
