@@ -32,17 +32,27 @@ Example::
     children_key = "children"
 
     [watch]                              # `snake-pipe watch` and the change journal
-    journal = ".snake_pipe/store/journal.sqlite"   # default: in the store's folder
+    journal = ".snake_pipe/store/journal.sqlite"   # default: in the store's folder; or
+                                         # "postgresql://user@host/db" to share it between hosts
     settle_s = 0.2                       # quiet time before a burst of changes is recorded
 """
 
+import difflib
 import os
 import re
 import tomllib
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from .errors import ConfigError
 
@@ -61,6 +71,7 @@ __all__ = [
     "Settings",
     "WatchSettings",
     "load_settings",
+    "postgres_dsn",
     "slugify",
 ]
 
@@ -94,8 +105,36 @@ def slugify(name: str) -> str:
     return slug or "repo"
 
 
+def postgres_dsn(target: str) -> str | None:
+    """The libpq connection string of ``target`` when it names a PostgreSQL database
+    (``postgresql://…``, ``postgres://…``, or ``postgres:`` before key/value pairs), else None
+    (a file path)."""
+    if target.startswith(("postgresql://", "postgres://")):
+        return target
+    if target.startswith("postgres:"):
+        return target.removeprefix("postgres:").strip()
+    return None
+
+
+def _number_types(annotation: Any) -> bool:
+    """True for ``int``/``float`` fields (``X | None`` included)."""
+    args = annotation.__args__ if isinstance(annotation, types.UnionType) else (annotation,)
+    return any(a in (int, float) for a in args)
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # Strict at the boundary: TOML's `true` is not 1 and "50" is not 50. (Pydantic's own
+        # strict mode would also refuse a list for a tuple and a string for a path.)
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _number_types(field.annotation):
+            if isinstance(value, bool) or not isinstance(value, int | float | None):
+                raise ValueError(f"must be a number, not {type(value).__name__} {value!r:.40}")
+        return value
 
 
 class RepoSettings(_Model):
@@ -149,9 +188,12 @@ class WatchSettings(_Model):
 
     The journal is a small SQLite file of its own, not the DuckDB store: the watcher appends
     while a reader (the Dagster sensor or ``watch --ingest``) consumes, in other processes.
+    Across hosts it lives in PostgreSQL (``journal = "postgresql://…"``): the watcher on the
+    host that sees the files appends, the sensor in the Dagster daemon elsewhere consumes.
     """
 
-    journal: Path | None = None  # default: <store folder>/journal.sqlite
+    # default: <store folder>/journal.sqlite; a postgresql:// URL or "postgres:<libpq string>"
+    journal: str | None = None
     # A burst is recorded settle_s after its last event, and at least every max_delay_s.
     settle_s: float = Field(default=0.2, gt=0, le=60)
     max_delay_s: float = Field(default=1.0, gt=0, le=600)
@@ -240,11 +282,18 @@ class Settings(_Model):
         return StoreLocation.parse(self.store, self.store_data)
 
     @property
+    def journal_dsn(self) -> str | None:
+        """The PostgreSQL connection of a shared journal (``watch.journal`` names one), in a
+        form libpq takes; None for a journal file."""
+        return postgres_dsn(self.watch.journal) if self.watch.journal else None
+
+    @property
     def journal_path(self) -> Path:
-        """The change journal: ``watch.journal``, else in the embedded store's folder (or
-        this host's state folder for an external catalog)."""
-        if self.watch.journal is not None:
-            return self.watch.journal
+        """The change journal's file: ``watch.journal``, else in the embedded store's folder
+        (or this host's state folder for an external catalog). For a journal in PostgreSQL,
+        where this host keeps what belongs to it locally (the watcher's log)."""
+        if self.watch.journal is not None and self.journal_dsn is None:
+            return Path(self.watch.journal)
         location = self.store_location
         return (location.folder or location.local_state()) / "journal.sqlite"
 
@@ -306,17 +355,43 @@ def _read_file(path: Path) -> dict[str, Any]:
         if isinstance(repo, dict) and "path" in repo:
             repo["path"] = _resolve(base, repo["path"])
     watch = data.get("watch")
-    if isinstance(watch, dict) and "journal" in watch:
-        watch["journal"] = _resolve(base, watch["journal"])
+    if isinstance(watch, dict) and isinstance(watch.get("journal"), str):
+        if postgres_dsn(watch["journal"]) is None:
+            watch["journal"] = str(_resolve(base, watch["journal"]))
     data["config_file"] = path.resolve()
     return data
 
 
-def _format_errors(e: ValidationError, source: str) -> str:
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed beside the last element of ``loc`` (for "did you mean")."""
+    model: Any = Settings
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", (annotation,))
+        model = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is None:
+            return []
+    return [k for k in model.model_fields if k != "config_file"]
+
+
+def _format_errors(e: ValidationError, source: str, labels: dict[str, str]) -> str:
     lines = [f"invalid configuration in {source}:"]
     for err in e.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r:.80})")
+        where = labels.get(key, key)
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            known = _known_keys(err["loc"])
+            close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+            lines.append(f"  {where}: unknown key; {hint}")
+            continue
+        lines.append(f"  {where}: {message} (got {err.get('input')!r:.80})")
     return "\n".join(lines)
 
 
@@ -338,10 +413,17 @@ def load_settings(
         data["store"] = env["SNAKE_PIPE_STORE"]
     if env.get("SNAKE_PIPE_STORE_DATA"):
         data["store_data"] = env["SNAKE_PIPE_STORE_DATA"]
+    if env.get("SNAKE_PIPE_JOURNAL"):
+        data.setdefault("watch", {})["journal"] = env["SNAKE_PIPE_JOURNAL"]
+    labels: dict[str, str] = {}
     if env.get("SNAKE_PIPE_WORKERS"):
-        data["workers"] = env["SNAKE_PIPE_WORKERS"]
-    data.update({k: v for k, v in overrides.items() if v is not None})
+        raw = env["SNAKE_PIPE_WORKERS"].strip()
+        data["workers"] = int(raw) if raw.isdigit() else raw
+        labels["workers"] = "SNAKE_PIPE_WORKERS"
+    given = {k: v for k, v in overrides.items() if v is not None}
+    data.update(given)
+    labels |= {k: f"--{k.replace('_', '-')}" for k in given}
     try:
         return Settings.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_format_errors(e, str(path or "settings"))) from None
+        raise ConfigError(_format_errors(e, str(path or "settings"), labels)) from None
