@@ -65,7 +65,7 @@ def parse_json(data: bytes, *, max_depth: int) -> Any:
     if not data or (data[:1].isspace() and not data.strip()):
         raise JsonProblem(Reason.EMPTY, "the file is empty" if not data else "only whitespace")
     try:
-        return orjson.loads(data)
+        return _within(orjson.loads(data), data, max_depth)
     except orjson.JSONDecodeError as e:
         message = str(e)
     if "UTF-8" in message:
@@ -76,12 +76,29 @@ def parse_json(data: bytes, *, max_depth: int) -> Any:
     text = _decode(data)
     if "depth limit" not in message:
         try:
-            return json.loads(text)
+            return _within(json.loads(text), data, max_depth)
         except json.JSONDecodeError as e:
             raise JsonProblem(Reason.INVALID_JSON, f"{e.msg}: {_line_col(text, e.pos)}") from None
         except RecursionError:
             pass
     return _loads_deep(text, max_depth)
+
+
+def _within(doc: Any, data: bytes, max_depth: int) -> Any:
+    """``doc`` if its arrays and objects nest at most ``max_depth`` levels; else raise
+    ``too_deep``. orjson and ``json`` parse up to ~1,000 levels whatever bound is configured,
+    so a bound below that is checked here: a glance at the bytes first (fewer brackets than
+    the bound cannot nest deeper), then one iterative walk."""
+    if max_depth >= _ORJSON_MAX_DEPTH or data.count(b"[") + data.count(b"{") <= max_depth:
+        return doc
+    stack: list[tuple[Any, int]] = [(doc, 1)] if isinstance(doc, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise JsonProblem(Reason.TOO_DEEP, f"nesting deeper than {max_depth} levels")
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return doc
 
 
 def _frame_depth() -> int:

@@ -127,3 +127,19 @@ def test_nan_and_infinity_are_accepted_at_any_depth() -> None:
         assert parse_json(data, max_depth=LIMIT) is not None
     text = "[" * 3000 + "NaN" + "]" * 3000
     assert loads_iterative(text, max_depth=LIMIT) is not None
+
+
+def test_a_bound_below_orjsons_own_is_enforced() -> None:
+    """orjson and ``json`` accept ~1,000 levels; a configured bound below that still holds."""
+    for limit in (2, 600):
+        for depth, deep in ((limit, False), (limit + 1, True), (1000, True)):
+            data = b"[" * depth + b"]" * depth
+            if deep:
+                assert reason_of(data, max_depth=limit)[0] is Reason.TOO_DEEP, (limit, depth)
+            else:
+                assert parse_json(data, max_depth=limit) is not None
+    # the lone-surrogate fallback (Python's json) is bounded too
+    data = b'{"a": "\\ud800", "b": ' + b"[" * 700 + b"]" * 700 + b"}"
+    assert reason_of(data, max_depth=600)[0] is Reason.TOO_DEEP
+    # brackets inside strings are no nesting
+    assert parse_json(b'{"s": "' + b"[" * 900 + b'"}', max_depth=600) is not None

@@ -137,6 +137,21 @@ def test_a_depth_limit_below_orjsons_is_left_to_the_reference() -> None:
     assert raw[0] == UNSURE
 
 
+@pytest.mark.parametrize("limit", [1, 100, 600, 1023])
+def test_a_depth_limit_below_orjsons_is_enforced_on_both_paths(limit: int) -> None:
+    """Issue 10 #6: with max_depth = 600 a 1,000-deep file was extracted (orjson parses up to
+    1,024 levels whatever the bound). Both paths now give the same exact verdicts."""
+    native, reference = analyzers(max_depth=limit)
+    for depth in sorted({max(limit - 1, 1), limit, limit + 1, 1000}):
+        inner = b"[" * max(depth - 2, 0) + b"]" * max(depth - 2, 0)
+        data = b'{"kind":"R","inner":[' + inner + b"]}" if depth >= 2 else b'{"kind":"R"}'
+        _, verdict = compare_paths(native, reference, data)
+        if depth <= limit:
+            assert verdict.reason is None, (depth, verdict.detail)
+        else:
+            assert verdict.reason is not None and verdict.reason.value == "too_deep", depth
+
+
 def test_a_deep_tree_sitter_chain_counts_every_level(compare: Compare) -> None:
     raw, verdict = compare(asts.deep_tree_sitter_text(20_000).encode(), "d.go.json")
     assert raw[0] == OK
