@@ -136,6 +136,15 @@ def _data_path(path: str | None) -> Check:
 
 
 def _journal(settings: Settings) -> Check:
+    if settings.journal_dsn is not None:
+        from .journal.postgres import PostgresJournal
+
+        try:
+            journal = PostgresJournal(settings.journal_dsn, connect_timeout_s=5)
+        except SnakePipeError as e:
+            return Check("journal", False, f"{e} ([watch] journal, or SNAKE_PIPE_JOURNAL)")
+        journal.close()
+        return Check("journal", True, f"{journal.where} (PostgreSQL, shared between hosts)")
     path = settings.journal_path
     folder = path.parent
     while not folder.exists() and folder != folder.parent:

@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
-from snake_pipe_core import ChangeJournal, SnakePipeError
-from snake_pipe_core.journal import ConsumerState, JournalConsumer, Outcome, Work
+from snake_pipe_core import SnakePipeError
+from snake_pipe_core.journal import ConsumerState, JournalConsumer, Outcome, Work, open_journal
 
 from .assets import AST_MANIFEST, INGEST_STEP, IngestConfig
 from .checks import MATCHES_DISK_CHECK
@@ -126,14 +126,14 @@ def ast_change_sensor(
         settings = snake_pipe.settings()
         if not settings.repositories():
             return dg.SensorResult(skip_reason="no repository is configured: nothing to watch")
-        journal = ChangeJournal(settings.journal_path)
+        journal = open_journal(settings)
     except SnakePipeError as e:
         raise dg.Failure(description=str(e)) from e
     with journal:
         consumer = JournalConsumer(journal, settings, name=CONSUMER)
         if (other := consumer.claim()) is not None:
             return dg.SensorResult(
-                skip_reason=f"the journal {journal.path} is consumed by {other}: stop it, or "
+                skip_reason=f"the journal {journal.where} is consumed by {other}: stop it, or "
                 "turn this sensor off; one consumer at a time"
             )
 

@@ -45,8 +45,8 @@ import orjson
 
 from ..config import Settings
 from ..guard import GuardState, Refusal
+from .base import Journal
 from .changes import group_changes
-from .log import ChangeJournal
 from .plan import OutcomeFn, Plan, Work, backoff_s, utf8
 from .state import ConsumerState, RepoState, resume
 
@@ -74,7 +74,7 @@ class JournalConsumer:
 
     def __init__(
         self,
-        journal: ChangeJournal,
+        journal: Journal,
         settings: Settings,
         *,
         name: str,

@@ -20,14 +20,14 @@ from ..config import Settings
 from ..errors import RepositoryError, SnakePipeError
 from ..ingest import ingest_repository
 from ..store import Store
+from .base import Journal
 from .consumer import CURSOR_VALUE, JournalConsumer
-from .log import ChangeJournal
 from .plan import Outcome, Work
 
 __all__ = ["CONSUMER", "apply_work", "run_ingest_loop"]
 
 log = logging.getLogger(__name__)
-# The name this process holds the journal under (ChangeJournal.claim_consumer).
+# The name this process holds the journal under (Journal.claim_consumer).
 CONSUMER = "snake-pipe watch --ingest"
 
 
@@ -68,7 +68,7 @@ def apply_work(settings: Settings, store: Store, work: Work, root: Path) -> Outc
 
 def run_ingest_loop(
     settings: Settings,
-    journal: ChangeJournal,
+    journal: Journal,
     stop_event: threading.Event,
     wake: threading.Event | None = None,
     *,
@@ -96,7 +96,7 @@ def run_ingest_loop(
     state = None
     saved: str | None = None  # the cursor as last kept in the journal
     standing_aside = False
-    log.info("applying the journal %s to %s", journal.path, store.describe())
+    log.info("applying the journal %s to %s", journal.where, store.describe())
     while not stop_event.is_set():
         wake.clear()  # before reading: an append after the read sets it again
         try:

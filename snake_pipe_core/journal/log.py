@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from ..errors import StoreError
+from ..errors import StoreError, WatcherAlreadyRunning
 from ..processes import pid_alive
 from .changes import Change, FileChange, JournalRecord
 
@@ -106,8 +106,11 @@ class ChangeJournal:
         StoreError: the file cannot be opened or is not a journal this version understands.
     """
 
+    is_shared = False
+
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path).expanduser().resolve()
+        self.where = str(self.path)
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,6 +187,34 @@ class ChangeJournal:
                     "INSERT INTO records (repo, kind, path, at) VALUES (?, ?, ?, ?)", rows
                 )
         return self.last_seq()
+
+    @contextmanager
+    def watcher_lock(self) -> Iterator[None]:
+        """Hold the one-watcher-per-journal lock, an exclusive ``flock`` on ``<journal>.lock``,
+        or raise :class:`~snake_pipe_core.errors.WatcherAlreadyRunning`. The kernel drops it
+        when the process dies, however it dies: a stale lock cannot exist."""
+        import fcntl  # POSIX; the journal itself is read anywhere
+
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        # O_CLOEXEC: a child process must not inherit (and so keep) the lock.
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                pid = int(text) if text.isdigit() else None
+                raise WatcherAlreadyRunning(
+                    f"a watcher already runs for the journal {self.path} "
+                    f"(pid {pid or 'unknown'}); not starting another",
+                    pid,
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def watcher_started(self, *, pid: int | None = None, host: str | None = None) -> None:
         """Record that a watcher (this process by default) has started."""

@@ -2,9 +2,10 @@
 
 Why a process of its own: inside Dagster's code server a watcher would die on every reload
 and be duplicated in run processes. ``snake-pipe watch`` (:func:`serve`) runs
-:func:`run_watcher`, which holds an exclusive ``flock`` on ``<journal>.lock`` for its whole
-life — the kernel drops it when the process dies, however it dies, so a second watcher can
-start at once and a stale lock cannot exist. It writes a heartbeat into the journal every
+:func:`run_watcher`, which holds the journal's one-watcher lock for its whole life (an
+exclusive ``flock`` beside a journal file, an advisory lock of its session for a journal in
+PostgreSQL) — dropped when the process dies, however it dies, so a second watcher can start
+at once and a stale lock cannot exist. It writes a heartbeat into the journal every
 ``watch.heartbeat_s``; a supervisor (the Dagster sensor) calls :func:`keep_watcher_alive`,
 which starts one (:func:`spawn_watcher`) when the heartbeat is stale, and a spawned watcher
 that finds the lock taken simply exits.
@@ -13,21 +14,19 @@ Any error in the watching loop restarts it with a rescan of every repository (no
 happened while it was down is missed); the restarts back off up to a minute.
 """
 
-import fcntl
 import logging
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from ..config import Settings
 from ..errors import JournalInUse, WatcherAlreadyRunning
-from ..journal import Change, ChangeJournal, ConsumerState, FileChange
+from ..journal import Change, ConsumerState, FileChange, Journal, open_journal
 
 __all__ = [
     "MAX_SPAWN_BACKOFF_S",
@@ -36,37 +35,10 @@ __all__ = [
     "run_watcher",
     "serve",
     "spawn_watcher",
-    "watcher_lock",
 ]
 
 log = logging.getLogger(__name__)
 MAX_SPAWN_BACKOFF_S = 600.0
-
-
-@contextmanager
-def watcher_lock(journal_path: str | os.PathLike[str]) -> Iterator[None]:
-    """Hold the one-watcher-per-journal lock, or raise :class:`WatcherAlreadyRunning`."""
-    path = Path(journal_path)
-    lock_path = path.with_name(path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    # O_CLOEXEC: a child process must not inherit (and so keep) the lock.
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-            pid = int(text) if text.isdigit() else None
-            raise WatcherAlreadyRunning(
-                f"a watcher already runs for the journal {path} (pid {pid or 'unknown'}); "
-                "not starting another",
-                pid,
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def _summary(changes: list[FileChange], limit: int = 5) -> str:
@@ -77,7 +49,7 @@ def _summary(changes: list[FileChange], limit: int = 5) -> str:
 
 def _record_changes(
     settings: Settings,
-    journal: ChangeJournal,
+    journal: Journal,
     stop_event: threading.Event,
     on_append: Callable[[int], None] | None,
 ) -> None:
@@ -114,7 +86,7 @@ def _record_changes(
 
 def run_watcher(
     settings: Settings,
-    journal: ChangeJournal,
+    journal: Journal,
     stop_event: threading.Event,
     *,
     on_append: Callable[[int], None] | None = None,
@@ -133,9 +105,9 @@ def run_watcher(
     Raises:
         WatcherAlreadyRunning: another process watches for this journal.
     """
-    with watcher_lock(journal.path):
+    with journal.watcher_lock():
         journal.watcher_started()
-        log.info("watcher %d started; journal %s", os.getpid(), journal.path)
+        log.info("watcher %d started; journal %s", os.getpid(), journal.where)
         backoff = 1.0
         try:
             if on_ready is not None:
@@ -189,7 +161,7 @@ def spawn_watcher(
 
 def keep_watcher_alive(
     settings: Settings,
-    journal: ChangeJournal,
+    journal: Journal,
     state: ConsumerState,
     *,
     spawn: "Callable[[], subprocess.Popen[bytes]] | None" = None,
@@ -197,6 +169,8 @@ def keep_watcher_alive(
 ) -> tuple[ConsumerState, str | None]:
     """Start a watcher when none beats (``spawn``, default :func:`spawn_watcher`); back off
     while one started never beats (``watch.stale_after_s``, doubling, up to 10 minutes).
+    A shared journal's watcher belongs to the host that sees the files: then this only says,
+    as often, that none beats and where to start it.
 
     Returns the state with the record of the start, and what to log (None: all is well)."""
     now = time.time() if now is None else now
@@ -216,6 +190,13 @@ def keep_watcher_alive(
         else f"the heartbeat of watcher pid {status.pid} on {status.host} is "
         f"{status.age(now):.0f} s old"
     )
+    if journal.is_shared and spawn is None:
+        message = (
+            f"{why} for the journal in {journal.where}: start `snake-pipe watch` on the host "
+            "that sees the repositories (deploy/multihost/README.md); changes are missed "
+            "until it runs, and its start rescans"
+        )
+        return replace(state, spawned_at=now, spawns=state.spawns + 1), message
     log_file = settings.journal_path.with_suffix(".log")
     try:
         proc = spawn() if spawn is not None else spawn_watcher(settings, log_file=log_file)
@@ -235,7 +216,7 @@ def serve(settings: Settings, stop_event: threading.Event, *, ingest: bool = Fal
     """
     from ..journal.local import CONSUMER, run_ingest_loop
 
-    journal = ChangeJournal(settings.journal_path)
+    journal = open_journal(settings)
     wake = threading.Event()
     consumer: list[threading.Thread] = []
 
@@ -244,7 +225,7 @@ def serve(settings: Settings, stop_event: threading.Event, *, ingest: bool = Fal
             other = journal.claim_consumer(CONSUMER)
             if other is not None:
                 raise JournalInUse(
-                    f"{other} applies the journal {journal.path}: run `snake-pipe watch` "
+                    f"{other} applies the journal {journal.where}: run `snake-pipe watch` "
                     "without --ingest (the Dagster sensor launches the runs), or turn the "
                     "sensor off"
                 )

@@ -24,6 +24,7 @@ from snake_pipe_core.journal import (
     Plan,
     RepoState,
     backoff_s,
+    open_journal,
 )
 
 pytestmark = pytest.mark.unit
@@ -34,7 +35,7 @@ C, D, R = Change.CHANGED, Change.DELETED, Change.RESCAN
 class Site:
     """Repositories ``a`` and ``b``, their journal, and a consumer on a clock of our own."""
 
-    def __init__(self, tmp_path: Path, **watch: float) -> None:
+    def __init__(self, tmp_path: Path, journal: str | None = None, **watch: float) -> None:
         self.roots = {name: tmp_path / "repos" / name for name in ("a", "b")}
         for root in self.roots.values():
             root.mkdir(parents=True)
@@ -42,9 +43,11 @@ class Site:
             env={},
             store=tmp_path / "store",
             repos=[{"name": n, "path": r} for n, r in self.roots.items()],
-            watch=WatchSettings(**{"retry_base_s": 2.0, "retry_max_s": 16.0, **watch}),
+            watch=WatchSettings(
+                journal=journal, **{"retry_base_s": 2.0, "retry_max_s": 16.0, **watch}
+            ),
         )
-        self.journal = ChangeJournal(self.settings.journal_path)
+        self.journal = open_journal(self.settings)
         self.guard = GuardState(tmp_path / "store")
         self.now = time.time()  # the guard stamps refusals with the real clock
         self.outcomes: dict[str, Outcome] = {}
@@ -74,9 +77,11 @@ class Site:
         return state
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    s = Site(tmp_path)
+@pytest.fixture(params=["sqlite", "postgres"])
+def site(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Site]:
+    """The consumer's rules hold on either journal: the file, and PostgreSQL (across hosts)."""
+    dsn = request.getfixturevalue("postgres_dsn") if request.param == "postgres" else None
+    s = Site(tmp_path, journal=dsn)
     try:
         yield s
     finally:
