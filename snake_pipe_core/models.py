@@ -59,6 +59,9 @@ class ScanEntry:
     excluded_by: str | None = None
     problem: Reason | None = None
     problem_detail: str | None = None
+    # The file seen (a symlink's target): the read checks it is still the same one.
+    dev: int = 0
+    ino: int = 0
 
 
 @dataclass(frozen=True, slots=True)

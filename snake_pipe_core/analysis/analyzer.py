@@ -29,13 +29,13 @@ from ..formats import (
 from ..hashes import KnownHashes
 from ..languages import normalise_language
 from ..models import AstMetadata, FileVerdict, Reason
+from .beneath import Refused, open_beneath
 from .jsonload import JsonProblem, parse_json
 from .native import NativeScanner
 
 __all__ = ["AnalysisSettings", "Analyzer", "FileRead", "WorkItem"]
 
 log = logging.getLogger(__name__)
-_O_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +52,15 @@ class AnalysisSettings:
 
 
 class WorkItem(NamedTuple):
-    """A file to analyse: its OS path relative to the root, and what the manifest knew.
-    (A tuple: chunks of them are pickled to workers.)"""
+    """A file to analyse: its OS path relative to the root, what the manifest knew, and the
+    file discovery saw there (device and inode; 0: not known). (A tuple: chunks of them are
+    pickled to workers.)"""
 
     path: str
     size: int
     prev_hash: str | None = None
+    dev: int = 0
+    ino: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,15 +110,27 @@ class Analyzer:
         return read if isinstance(read, FileVerdict) else self.analyze_read(read, item)
 
     def read_file(self, root: str, item: WorkItem) -> FileVerdict | FileRead:
-        """Read and hash one file, or the verdict when it cannot be read whole."""
-        full = os.path.join(root, item.path)
+        """Read and hash one file, or the verdict when it cannot be read whole.
+
+        The file is opened beneath the root without following a symlink out of it
+        (:mod:`.beneath`), and must still be the file discovery saw: one swapped in since
+        (a symlink moved over it, say) is not read."""
         try:
-            fd = os.open(full, _O_FLAGS)
+            fd = open_beneath(root, item.path)
+        except Refused as r:
+            return _quarantine(item.path, item.size, 0, None, r.reason, r.detail)
         except OSError as e:
             return _open_failure(item, e)
         try:
             before = os.fstat(fd)
             size, mtime = before.st_size, before.st_mtime_ns
+            if item.ino and (before.st_dev, before.st_ino) != (item.dev, item.ino):
+                detail = (
+                    "replaced by another file after discovery (a rename or a link over it); "
+                    "not read, tried again on the next run"
+                )
+                return _quarantine(item.path, size, mtime, None, Reason.CHANGED_DURING_READ,
+                                   detail)  # fmt: skip
             if not stat.S_ISREG(before.st_mode):
                 return _quarantine(item.path, size, mtime, None, Reason.NOT_REGULAR_FILE, "")
             if size > self.settings.max_file_bytes:

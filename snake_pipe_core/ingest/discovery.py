@@ -173,6 +173,8 @@ class Walk:
                 for i, part in enumerate(parts[:-1])
             ):
                 continue
+            if _through_link(root, parts):
+                continue  # a full walk does not go there either: not followed
             full = os.path.join(root, rel)
             try:
                 st = os.lstat(full)
@@ -219,7 +221,7 @@ class Walk:
             return self._symlink(full, rel, st, prefix)
         if not stat.S_ISREG(st.st_mode):
             return _problem(rel, st, Reason.NOT_REGULAR_FILE, _kind(st.st_mode))
-        return ScanEntry(rel, st.st_size, st.st_mtime_ns)
+        return ScanEntry(rel, st.st_size, st.st_mtime_ns, dev=st.st_dev, ino=st.st_ino)
 
     @staticmethod
     def _symlink(full: str, rel: str, lst: os.stat_result, prefix: str) -> ScanEntry:
@@ -243,7 +245,21 @@ class Walk:
             return ScanEntry(rel, lst.st_size, lst.st_mtime_ns, excluded_by="symlink-to-directory")
         if not stat.S_ISREG(st.st_mode):
             return _problem(rel, st, Reason.NOT_REGULAR_FILE, f"symlink to a {_kind(st.st_mode)}")
-        return ScanEntry(rel, st.st_size, st.st_mtime_ns)
+        return ScanEntry(rel, st.st_size, st.st_mtime_ns, dev=st.st_dev, ino=st.st_ino)
+
+
+def _through_link(root: str, parts: list[str]) -> bool:
+    """Whether a folder on the path is a symlink (or not a folder): ``lstat`` of the whole
+    path would follow it, maybe out of the root."""
+    path = root
+    for part in parts[:-1]:
+        path = os.path.join(path, part)
+        try:
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                return True
+        except OSError:
+            return True
+    return False
 
 
 def _normalise(path: str) -> str | None:

@@ -394,7 +394,7 @@ def _ingest(
                 prev_hash = (
                     prev.content_hash if prev and prev.state == FileState.EXTRACTED else None
                 )
-                yield WorkItem(entry.path, entry.size, prev_hash)
+                yield WorkItem(entry.path, entry.size, prev_hash, entry.dev, entry.ino)
             walk_done = True
 
         executor = Executor(
