@@ -133,7 +133,7 @@ class _Model(BaseModel):
         field = cls.model_fields.get(info.field_name or "")
         if field is not None and _number_types(field.annotation):
             if isinstance(value, bool) or not isinstance(value, int | float | None):
-                raise ValueError(f"must be a number, not {type(value).__name__} {value!r:.40}")
+                raise ValueError(f"must be a number, not {type(value).__name__}")
         return value
 
 
@@ -379,12 +379,24 @@ def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
     return [k for k in model.model_fields if k != "config_file"]
 
 
+_MESSAGES = {
+    "greater_than_equal": "must be {ge} or more",
+    "greater_than": "must be more than {gt}",
+    "less_than_equal": "must be {le} or less",
+    "less_than": "must be less than {lt}",
+    "missing": "is required",
+    "string_too_short": "must not be empty",
+}
+
+
 def _format_errors(e: ValidationError, source: str, labels: dict[str, str]) -> str:
     lines = [f"invalid configuration in {source}:"]
     for err in e.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         where = labels.get(key, key)
-        message = err["msg"].removeprefix("Value error, ")
+        template = _MESSAGES.get(err["type"])
+        message = template.format(**err.get("ctx", {})) if template else err["msg"]
+        message = message.removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             known = _known_keys(err["loc"])
             close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1, cutoff=0.6)
@@ -399,9 +411,13 @@ def load_settings(
     config_file: str | os.PathLike[str] | None = None,
     *,
     env: dict[str, str] | None = None,
+    override_labels: dict[str, str] | None = None,
     **overrides: Any,
 ) -> Settings:
-    """Load the effective settings; ``overrides`` with a value other than None win."""
+    """Load the effective settings; ``overrides`` with a value other than None win.
+
+    ``override_labels`` names where an override came from in error messages (the CLI passes
+    its flags: ``{"workers": "--workers"}``)."""
     env = dict(os.environ) if env is None else env
     data: dict[str, Any] = {}
     path = config_file or env.get(CONFIG_ENV)
@@ -422,7 +438,7 @@ def load_settings(
         labels["workers"] = "SNAKE_PIPE_WORKERS"
     given = {k: v for k, v in overrides.items() if v is not None}
     data.update(given)
-    labels |= {k: f"--{k.replace('_', '-')}" for k in given}
+    labels |= {k: (override_labels or {}).get(k, f"{k} (override)") for k in given}
     try:
         return Settings.model_validate(data)
     except ValidationError as e:

@@ -6,7 +6,12 @@ phase use: a plain :class:`duckdb.DuckDBPyConnection` with the store attached re
 writer and never makes one fail.
 """
 
+import errno
+import hashlib
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -53,7 +58,12 @@ def connect_readonly(
         StoreError: there is no store there yet, or it cannot be opened.
     """
     location = _location(store)
-    con = open_lake(location, read_only=True)
+    try:
+        con = open_lake(location, read_only=True)
+    except StoreError:
+        if not _on_read_only_media(location):
+            raise
+        con = open_lake(_catalog_copy(location), read_only=True)
     try:
         _check_schema(con, location)
         if at_run is not None:
@@ -62,6 +72,50 @@ def connect_readonly(
         con.close()
         raise
     return con
+
+
+def _on_read_only_media(location: StoreLocation) -> bool:
+    """An embedded store whose folder cannot be written (a read-only mount, a CD, a snapshot):
+    SQLite cannot open its WAL-mode catalog there unless the ``-shm`` file already exists, and
+    its ``immutable`` mode, which needs none, would skip the commits still in the WAL."""
+    catalog = location.sqlite_file
+    if catalog is None or location.folder is None or not catalog.is_file():
+        return False
+    try:
+        probe = tempfile.NamedTemporaryFile(dir=location.folder)
+    except OSError as e:
+        return e.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+    probe.close()
+    return False
+
+
+def _catalog_copy(location: StoreLocation) -> StoreLocation:
+    """The store with its catalog (and its write-ahead log, which may hold the last commits)
+    copied to this host's temporary folder: the catalog is small, the Parquet data is read
+    where it is. Copies are reused while the catalog is unchanged."""
+    assert location.sqlite_file is not None and location.folder is not None
+    files = [location.sqlite_file, location.sqlite_file.with_name("catalog.sqlite-wal")]
+    stats = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists()]
+    key = f"{location.sqlite_file.resolve()}:{stats}".encode()
+    copy = Path(tempfile.gettempdir()) / f"snake-pipe-ro-{hashlib.sha256(key).hexdigest()[:16]}"
+    if not (copy / "catalog.sqlite").is_file():
+        partial = copy.with_name(f"{copy.name}.{os.getpid()}")
+        try:
+            partial.mkdir(mode=0o700, exist_ok=True)
+            for f in files:
+                if f.exists():
+                    shutil.copyfile(f, partial / f.name)
+            partial.rename(copy)
+        except OSError as e:
+            shutil.rmtree(partial, ignore_errors=True)
+            if not (copy / "catalog.sqlite").is_file():
+                where = location.describe()
+                raise StoreError(
+                    f"cannot copy the read-only store's catalog at {where}: {e}"
+                ) from e
+    # Embedded, so that the original data path overrides the one the catalog recorded.
+    data = location.data_path or f"{location.folder}{os.sep}data{os.sep}"
+    return StoreLocation(f"sqlite:{copy / 'catalog.sqlite'}", data, copy)
 
 
 def run_snapshot(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
