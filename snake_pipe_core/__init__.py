@@ -16,7 +16,9 @@ from .errors import (
     RepositoryUnavailable,
     SnakePipeError,
     StoreBusy,
+    StoreDamaged,
     StoreError,
+    StoreFull,
     StoreSchemaError,
 )
 from .formats import AstFormat, FormatRegistry, GenericFormat
@@ -60,7 +62,9 @@ __all__ = [
     "SnakePipeError",
     "Store",
     "StoreBusy",
+    "StoreDamaged",
     "StoreError",
+    "StoreFull",
     "StoreLocation",
     "StoreSchemaError",
     "WatcherStatus",

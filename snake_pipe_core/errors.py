@@ -11,6 +11,8 @@ Exceptions are for problems with the program's environment or the user's request
     ├── RepositoryBusy                another run of it held its turn too long (transient)
     ├── StoreError                    the store cannot be used
     │   ├── StoreBusy                 the catalog stayed busy past the retry deadline (transient)
+    │   ├── StoreDamaged              its catalog or data files are damaged (terminal)
+    │   ├── StoreFull                 no space left on its device (transient: free space)
     │   └── StoreSchemaError          the store was written by a newer snake-pipe (terminal)
     ├── WatcherAlreadyRunning         another process watches for this journal
     └── JournalInUse                  another consumer applies this journal
@@ -27,7 +29,9 @@ __all__ = [
     "RepositoryUnavailable",
     "SnakePipeError",
     "StoreBusy",
+    "StoreDamaged",
     "StoreError",
+    "StoreFull",
     "StoreSchemaError",
     "WatcherAlreadyRunning",
 ]
@@ -68,6 +72,18 @@ class StoreError(SnakePipeError):
 
 class StoreBusy(StoreError):
     """The store's catalog stayed busy (other writers committing) past the retry deadline."""
+
+    transient = True
+
+
+class StoreDamaged(StoreError):
+    """A file of the store (its catalog, a data file, the change journal, the guard's state)
+    is truncated or overwritten; the message names it and says how to recover."""
+
+
+class StoreFull(StoreError):
+    """The store's device is full. A batch that failed to commit was rolled back, so nothing
+    committed was lost; a re-run after freeing space completes the work."""
 
     transient = True
 

@@ -16,10 +16,11 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import StoreDamaged, StoreFull
 from .mounts import RootIdentity
 
 __all__ = ["GUARD_FILE", "GuardState", "RecordedRoot", "Refusal"]
@@ -99,6 +100,30 @@ class GuardState:
             yield None  # nothing recorded yet; reading must not create the file
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._open_and_prepare(write=write) as con:
+                yield con
+        except sqlite3.DatabaseError as e:
+            raise self._fault(e) from e
+
+    def _fault(self, e: sqlite3.DatabaseError) -> Exception:
+        """A full disk or a damaged file, said plainly; a busy file as it is."""
+        text = str(e)
+        if "disk is full" in text or "No space left" in text:
+            return StoreFull(
+                f"no space left on device at {self.path.parent}: free space and re-run; "
+                "nothing committed was lost"
+            )
+        if isinstance(e, sqlite3.OperationalError):
+            return e
+        return StoreDamaged(
+            f"the mass-delete guard's state {self.path} is damaged ({text}): move it aside; it "
+            "holds only where each root was and the refusals that stand, and the next runs "
+            "record them again"
+        )
+
+    @contextmanager
+    def _open_and_prepare(self, *, write: bool) -> Iterator[sqlite3.Connection]:
         con = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
         try:
             con.execute("PRAGMA journal_mode = WAL")
@@ -112,7 +137,8 @@ class GuardState:
                 con.execute("COMMIT")
         except BaseException:
             if write and con.in_transaction:
-                con.execute("ROLLBACK")
+                with suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
             raise
         finally:
             con.close()

@@ -18,6 +18,7 @@ from typing import Literal
 
 from ..analysis import AnalysisSettings, WorkItem
 from ..config import Settings, slugify
+from ..errors import StoreError
 from ..guard import MassDeleteGuard
 from ..hashes import KnownHashes
 from ..models import FileState, FileVerdict, IngestSummary, Reason, ScanEntry
@@ -445,6 +446,8 @@ def _ingest(
         summary.status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
         try:
             store.finish_run(summary, status=summary.status, error=str(e) or type(e).__name__)
+        except StoreError as failed:  # the store said why (full, damaged): once is enough
+            log.warning("could not record the end of run %s: %s", run_id, failed)
         except Exception:  # the original error matters more than the audit row
             log.exception("could not record the end of run %s", run_id)
         raise

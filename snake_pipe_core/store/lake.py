@@ -26,6 +26,7 @@ from typing import TypeVar
 import duckdb
 
 from ..errors import StoreBusy, StoreError
+from .faults import as_store_error
 from .location import CATALOG_ALIAS, StoreLocation
 
 __all__ = [
@@ -171,9 +172,11 @@ def prepare_sqlite_catalog(path: Path) -> None:
         finally:
             db.close()
     except sqlite3.DatabaseError as e:
-        raise StoreError(f"the store's catalog {path} is damaged or not a catalog: {e}") from e
+        fault = as_store_error(e, str(path), "the store's catalog")
+        raise fault or StoreError(f"cannot create the store's catalog {path}: {e}") from e
     except OSError as e:
-        raise StoreError(f"cannot create the store's catalog {path}: {e}") from e
+        fault = as_store_error(e, str(path.parent), "the store's catalog")
+        raise fault or StoreError(f"cannot create the store's catalog {path}: {e}") from e
 
 
 def open_lake(location: StoreLocation, *, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -222,22 +225,18 @@ def open_lake(location: StoreLocation, *, read_only: bool) -> duckdb.DuckDBPyCon
                 delay = min(delay * 2, _BACKOFF_MAX_S)
                 continue
             con.close()
-            raise StoreError(_attach_failure(location, e)) from e
+            raise _attach_failure(location, e) from e
     con.execute(f"USE {CATALOG_ALIAS}")
     if catalog_file is not None and not read_only:
         keep_catalog_open(catalog_file)
     return con
 
 
-def _attach_failure(location: StoreLocation, e: duckdb.Error) -> str:
-    text = str(e)
+def _attach_failure(location: StoreLocation, e: duckdb.Error) -> StoreError:
     where = location.describe()
-    if "not a database" in text or "malformed" in text or "file is encrypted" in text:
-        return (
-            f"the store's catalog at {where} is damaged ({text.splitlines()[0]}); restore it "
-            "from a backup, or move the folder away and ingest again"
-        )
-    return f"cannot open the store {where}: {text}"
+    return as_store_error(e, where, "the store's catalog") or StoreError(
+        f"cannot open the store {where}: {e}"
+    )
 
 
 # The catalog keeper: a tiny process that holds one idle SQLite connection to the catalog

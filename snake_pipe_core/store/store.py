@@ -31,6 +31,7 @@ from ..hashes import KnownHashes
 from ..ingest.results import MANIFEST_COLUMNS, METADATA_COLUMNS, Results
 from ..models import IngestSummary
 from ..processes import host_name, pid_alive
+from .faults import as_store_error, is_full
 from .lake import in_transaction, open_lake, release_catalog, retry_stats
 from .location import CATALOG_ALIAS, StoreLocation
 from .schema import DATA_INLINING_ROW_LIMIT, MIGRATIONS, SCHEMA_VERSION, VIEWS
@@ -125,8 +126,17 @@ class Store:
         try:
             cursor.execute(f"USE {CATALOG_ALIAS}")
             yield cursor
+        except duckdb.Error as e:  # a damaged or full store says so; anything else is raised
+            raise self._fault(e) from e
         finally:
             cursor.close()
+
+    def _fault(self, e: BaseException) -> BaseException:
+        """``e`` as the :class:`StoreError` that says what it means, or ``e`` itself."""
+        where = self.location.describe()
+        if is_full(e) and self.location.data_path is not None:
+            where = self.location.data_path
+        return as_store_error(e, where) or e
 
     def _instance(self, read_only: bool) -> _Instance:
         global _pid
@@ -145,6 +155,9 @@ class Store:
                     _check_schema(con, self.location)
                 else:
                     _migrate(con, self.location)
+            except duckdb.Error as e:
+                con.close()
+                raise self._fault(e) from e
             except BaseException:
                 con.close()
                 raise
@@ -398,7 +411,10 @@ class Store:
 
 
 def _check_schema(con: duckdb.DuckDBPyConnection, location: StoreLocation) -> None:
-    version = _schema_version(con)
+    try:
+        version = _schema_version(con)
+    except duckdb.Error as e:  # readers (connect_readonly) meet a damaged store here first
+        raise as_store_error(e, location.describe()) or e from e
     if version > SCHEMA_VERSION:
         raise StoreSchemaError(_too_new(location, version))
     if version < SCHEMA_VERSION:

@@ -26,8 +26,8 @@ def test_public_api_is_pinned() -> None:
             "FormatRegistry", "GenericFormat", "IngestSummary", "JournalRecord",
             "MassDeletionRefused", "Progress", "Reason", "RepoChanges", "RepositoryBusy",
             "RepositoryError", "RepositoryUnavailable", "ScanEntry", "Settings",
-            "SnakePipeError", "Store", "StoreBusy", "StoreError", "StoreLocation",
-            "StoreSchemaError", "WatcherStatus", "WorkItem", "connect_readonly",
+            "SnakePipeError", "Store", "StoreBusy", "StoreDamaged", "StoreError", "StoreFull",
+            "StoreLocation", "StoreSchemaError", "WatcherStatus", "WorkItem", "connect_readonly",
             "group_changes", "ingest_repository", "load_settings", "maintain", "slugify",
         ]
     )  # fmt: skip

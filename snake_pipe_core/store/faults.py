@@ -1,0 +1,73 @@
+"""What a failure of the store's files means to a person: damaged, or out of space.
+
+DuckDB and SQLite report a truncated catalog, a Parquet file cut short or overwritten, and a
+full disk as their own exceptions (``IOException: Could not read enough bytes``,
+``InvalidInputException: Invalid footer length``, ``TransactionException: … No space left on
+device``, ``sqlite3.DatabaseError: database disk image is malformed``). At the store's boundary
+they become :class:`~snake_pipe_core.errors.StoreDamaged` and
+:class:`~snake_pipe_core.errors.StoreFull`, whose messages say what happened, where, and what
+to do; the CLI exits 3 on them. A busy catalog is not a fault here: ``in_transaction``
+retries it.
+"""
+
+import errno
+import sqlite3
+
+import duckdb
+
+from ..errors import StoreDamaged, StoreError, StoreFull
+
+__all__ = ["as_store_error", "full_message", "is_full"]
+
+_FULL = ("no space left on device", "database or disk is full", "disk quota exceeded")
+_DAMAGED = (
+    "could not read enough bytes",
+    "invalid footer length",
+    "too small to be a parquet file",
+    "no magic bytes found",
+    "not a parquet file",
+    "corrupt",
+    "file is not a database",
+    "database disk image is malformed",
+    "file is encrypted",
+    "checksum",
+    "failed to read file",
+    "no such file or directory",  # a data file the catalog lists is gone
+)
+
+
+def is_full(error: BaseException) -> bool:
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return any(s in str(error).lower() for s in _FULL)
+
+
+def full_message(where: str) -> str:
+    return f"no space left on device at {where}: free space and re-run; nothing committed was lost"
+
+
+def as_store_error(error: BaseException, where: str, what: str = "the store") -> StoreError | None:
+    """The :class:`StoreError` that says what ``error`` means for ``what`` at ``where``, or
+    None when it is not a fault of the files (a bug, a bad query, a busy catalog)."""
+    if isinstance(error, StoreError):
+        return error
+    if not isinstance(error, duckdb.Error | sqlite3.DatabaseError | OSError):
+        return None
+    if is_full(error):
+        return StoreFull(full_message(where))
+    if isinstance(error, OSError):
+        return None  # permissions, a missing folder...: the caller's own message says it
+    text = str(error)
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    damaged = any(s in text.lower() for s in _DAMAGED)
+    if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError):
+        damaged = True  # "file is not a database", "malformed", a truncated page...
+    if isinstance(error, duckdb.IOException) and "lock" not in text.lower():
+        damaged = True
+    if not damaged:
+        return None
+    return StoreDamaged(
+        f"{what} at {where} is damaged ({first}). Nothing more was written to it. Restore the "
+        "store's folder from a backup; or move it aside and run `snake-pipe ingest` again to "
+        "rebuild it from the repositories (`snake-pipe store info` shows where it is)"
+    )
