@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from ..analysis import AnalysisSettings, Analyzer, FileRead, WorkItem
 from ..hashes import KnownHashes
 from ..models import FileVerdict
+from .lifeline import die_with
 from .results import Results
 
 __all__ = ["BatchTuning", "Executor", "prestart_workers"]
@@ -46,8 +47,12 @@ class BatchTuning:
     pool_min_bytes: int = 8 * 1024 * 1024
 
 
-def _init_worker(settings: AnalysisSettings, root: str, known: KnownHashes) -> None:
+def _init_worker(
+    settings: AnalysisSettings, root: str, known: KnownHashes, owner: int | None = None
+) -> None:
     global _worker_analyzer, _worker_root
+    if owner is not None:
+        die_with(owner)
     # Analysis allocates only acyclic trees; the cyclic collector only costs time here.
     gc.disable()
     _worker_analyzer = Analyzer(settings, known)
@@ -91,7 +96,7 @@ def _start_pool(
         max_workers=workers,
         mp_context=_mp_context(),
         initializer=_init_worker,
-        initargs=(settings, root, known),
+        initargs=(settings, root, known, os.getpid()),
     )
     main = sys.modules.get("__main__")
     sys.modules["__main__"] = types.ModuleType("__main__")
