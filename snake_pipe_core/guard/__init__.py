@@ -13,14 +13,15 @@ until a run succeeds or a person confirms the deletions.
 
 import logging
 import os
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..config import LimitSettings
 from ..errors import MassDeletionRefused, RepositoryUnavailable
-from ..ingest.discovery import check_root
+from ..ingest.discovery import Rules, check_root
 from .mounts import RootIdentity, root_identity
-from .rules import Verdict, judge_diff, judge_empty, judge_mount
+from .rules import Verdict, judge_diff, judge_empty, judge_mount, judge_rules
 from .state import GUARD_FILE, GuardState, RecordedRoot, Refusal
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "judge_diff",
     "judge_empty",
     "judge_mount",
+    "judge_rules",
     "root_identity",
 ]
 
@@ -79,6 +81,27 @@ class MassDeleteGuard:
         verdict = judge_mount(
             root, self.identity, recorded.identity if recorded else None, known_live
         ) or judge_empty(root, _is_empty(root), known_live, self.limits)
+        if verdict is not None:
+            self._refuse(repo, verdict)
+
+    def check_rules(
+        self, repo: str, root: str, known: Iterable[tuple[str, str]], rules: Rules
+    ) -> None:
+        """Before the walk: refuse rules that would exclude most of the files the store holds
+        (``known``: the stored path and state of each live file the run loaded)."""
+        if self.allow:
+            return
+        live = 0
+        excluded: Counter[str] = Counter()
+        folders: dict[str, str | None] = {}
+        for path, state in known:
+            if state == "excluded":
+                continue
+            live += 1
+            rule = _excluded_by(rules, path, folders)
+            if rule is not None:
+                excluded[rule] += 1
+        verdict = judge_rules(root, known_live=live, excluded=dict(excluded), limits=self.limits)
         if verdict is not None:
             self._refuse(repo, verdict)
 
@@ -134,6 +157,32 @@ class MassDeleteGuard:
             self.state.refuse(repo, verdict.kind, verdict.detail)
         except Exception as e:  # the refusal itself stands, recorded or not
             log.warning("could not record the refusal of %s: %s", repo, e)
+
+
+def _excluded_by(rules: Rules, path: str, folders: dict[str, str | None]) -> str | None:
+    """The rule that would exclude or prune a stored path, named for a person."""
+    folder, _, name = path.rpartition("/")
+    if folder:
+        if folder not in folders:
+            folders[folder] = _pruned_by(rules, folder)
+        if folders[folder] is not None:
+            return folders[folder]
+    rule = rules.exclusion(name, path)
+    if rule == "not-included":
+        patterns = [*rules.include.name_patterns, *rules.include.path_patterns]
+        return f"include = {patterns} (matching none of them)"
+    return rule
+
+
+def _pruned_by(rules: Rules, folder: str) -> str | None:
+    parts = folder.split("/")
+    for i, part in enumerate(parts):
+        if part in rules.pruned:
+            return f"pruned-dir:{part}"
+        rule = rules.exclude_dirs.match(part, "/".join(parts[: i + 1]))
+        if rule is not None:
+            return rule
+    return None
 
 
 def _is_empty(root: str) -> bool:

@@ -11,7 +11,11 @@ when its root looks vanished:
 - **empty**: not one entry, while the store holds at least ``mass_delete_min_files`` of it;
 - **vanished**: a whole-repository diff finds most files gone (``mass_delete_threshold`` of
   them) *and nothing new beside them*: fewer files new or changed since the last run that
-  succeeded than that share of the gone ones.
+  succeeded than that share of the gone ones;
+- **excluded**: the run's include/exclude rules would exclude (or prune) that share of the
+  files the store holds as extracted or quarantined: a typo such as ``include = ["*.jsn"]``
+  empties the views as surely as a vanished root. Judged before the walk, from the known
+  paths alone, so nothing is written.
 
 The last rule judges the diff as a whole, never deleted over known files alone: a branch
 switch (``git checkout``) deletes most files and writes as many new ones, a folder renamed
@@ -26,10 +30,17 @@ from dataclasses import dataclass
 from ..config import LimitSettings
 from .mounts import RootIdentity
 
-__all__ = ["Verdict", "judge_diff", "judge_empty", "judge_mount"]
+__all__ = ["Verdict", "judge_diff", "judge_empty", "judge_mount", "judge_rules"]
 
 CONFIRM_HINT = (
     "Nothing was marked deleted. If the files really were removed, confirm: "
+    "`snake-pipe ingest --allow-mass-delete`, `snake-pipe watch --confirm-deletions REPO`, "
+    "or run config `allow_mass_delete: true`"
+)
+
+
+RULES_HINT = (
+    "Nothing was marked excluded. If the rules are meant, confirm: "
     "`snake-pipe ingest --allow-mass-delete`, `snake-pipe watch --confirm-deletions REPO`, "
     "or run config `allow_mass_delete: true`"
 )
@@ -43,7 +54,8 @@ class Verdict:
     detail: str
 
     def message(self, repo: str) -> str:
-        return f"repository {repo!r}: {self.detail}. {CONFIRM_HINT}"
+        hint = RULES_HINT if self.kind == "excluded" else CONFIRM_HINT
+        return f"repository {repo!r}: {self.detail}. {hint}"
 
 
 def judge_mount(
@@ -87,4 +99,24 @@ def judge_diff(
         "vanished",
         f"{gone} of {live_before} files are gone from {root} with {fresh} new or changed "
         "beside them: is it unmounted or emptied?",
+    )
+
+
+def judge_rules(
+    root: str, *, known_live: int, excluded: dict[str, int], limits: LimitSettings
+) -> Verdict | None:
+    """Refuse rules that would exclude most of the files the store holds of a repository.
+
+    ``excluded``: how many of the ``known_live`` files (extracted or quarantined) each rule
+    would exclude or prune."""
+    total = sum(excluded.values())
+    t = limits.mass_delete_threshold
+    if known_live < max(1, limits.mass_delete_min_files) or total < t * known_live:
+        return None
+    named = ", ".join(f"{rule} ({n})" for rule, n in
+                      sorted(excluded.items(), key=lambda kv: -kv[1])[:3])  # fmt: skip
+    return Verdict(
+        "excluded",
+        f"its rules would exclude {total} of the {known_live} files the store holds of {root}, "
+        f"by {named}: is a pattern mistyped?",
     )

@@ -370,6 +370,8 @@ def _ingest(
         live_before = len(manifest)
         whole = walk.subpaths is None
         guard.before_walk(repo, real_root, known_live=live_before if whole else None)
+        known = ((path, row.state) for path, row in manifest.items())
+        guard.check_rules(repo, real_root, known, walk.rules)  # an include typo, say
 
         def work() -> Iterator[WorkItem]:
             nonlocal walk_done
