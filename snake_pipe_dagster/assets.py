@@ -17,18 +17,14 @@ from typing import Any, Literal
 import dagster as dg
 from pydantic import Field
 
-from snake_pipe_core import (
-    IngestSummary,
-    MassDeletionRefused,
-    Progress,
-    SnakePipeError,
-    ingest_repository,
-)
+from snake_pipe_core import IngestSummary, Progress, ingest_repository
 from snake_pipe_core.processes import host_name
 
+from .errors import ENGINE_RETRY_POLICY, engine_errors
 from .partitions import repo_partitions
-from .reporting import STATES, markdown_table, reasons_table
+from .reporting import markdown_table
 from .resources import SnakePipeResource
+from .standing import Standing, quarantine_section, read_standing, this_run
 
 __all__ = [
     "AST_ASSET_KEYS",
@@ -49,10 +45,6 @@ AST_METADATA = dg.AssetKey("ast_metadata")
 AST_ASSET_KEYS = (AST_MANIFEST, VALIDATED_AST_FILES, AST_METADATA)
 _KINDS = {"duckdb", "python"}
 _PROGRESS_EVERY_S = 5.0
-_REASONS_SQL = "SELECT reason, count(*) FROM quarantined_files WHERE repo = ? GROUP BY 1"
-_LANGUAGES_SQL = (
-    "SELECT coalesce(language, 'unknown'), count(*) FROM extracted_files WHERE repo = ? GROUP BY 1"
-)
 
 
 class IngestConfig(dg.Config):
@@ -132,6 +124,7 @@ class _ProgressLog:
     ],
     partitions_def=repo_partitions,
     can_subset=False,
+    retry_policy=ENGINE_RETRY_POLICY,
     description="One pass of the engine over one repository: discovery, validation and "
     "extraction, committed together batch by batch.",
 )
@@ -140,10 +133,10 @@ def ast_ingest(
 ) -> Iterator[dg.MaterializeResult]:
     """Bring the store up to date with one repository (the partition)."""
     repo = context.partition_key
-    try:
+    with engine_errors(repo=repo, mode=config.mode):
         settings = snake_pipe.settings()
+        root = snake_pipe.repository_root(settings, repo)  # an unknown partition stops here
         store = snake_pipe.store(settings)
-        root = snake_pipe.repository_root(settings, repo)
         context.log.info(f"ingesting {repo} from {root} ({config.mode}) into {store.describe()}")
         summary = ingest_repository(
             root,
@@ -160,87 +153,66 @@ def ast_ingest(
             workers=config.workers or None,
             lock_timeout=snake_pipe.lock_timeout_seconds,
         )
-        in_quarantine = dict(store.query(_REASONS_SQL, [repo]))
-        in_store_languages = dict(store.query(_LANGUAGES_SQL, [repo]))
-    except SnakePipeError as e:
-        raise _to_dagster(e, repo, config) from e
+        standing = read_standing(store, repo)
     context.log.info(
         f"{repo}: {summary.discovered} files, {summary.new} new, {summary.changed} changed, "
         f"{summary.deleted} deleted; {summary.extracted} extracted, {summary.quarantined} "
         f"quarantined in {summary.seconds:.1f} s"
     )
-    common: dict[str, Any] = {
+    about: dict[str, Any] = {
         "repo": repo,
         "store": store.describe(),
         "engine_run_id": summary.run_id,
+        "mode": config.mode,
         "host": host_name(),
         "pid": os.getpid(),
-        "mode": config.mode,
-        "seconds": round(summary.seconds, 3),
     }
-    yield dg.MaterializeResult(asset_key=AST_MANIFEST, metadata=common | _manifest_meta(summary))
+    run = _run_meta(summary)
     yield dg.MaterializeResult(
-        asset_key=VALIDATED_AST_FILES, metadata=common | _validated_meta(summary, in_quarantine)
+        asset_key=AST_MANIFEST, metadata=_manifest_meta(standing) | run | about
     )
     yield dg.MaterializeResult(
-        asset_key=AST_METADATA, metadata=common | _metadata_meta(summary, in_store_languages)
+        asset_key=VALIDATED_AST_FILES, metadata=_validated_meta(summary, standing) | run | about
+    )
+    yield dg.MaterializeResult(
+        asset_key=AST_METADATA, metadata=_metadata_meta(summary, standing) | run | about
     )
 
 
-def _to_dagster(e: SnakePipeError, repo: str, config: IngestConfig) -> Exception:
-    """A transient engine error asks for a retry; any other fails the run with the reason."""
-    if e.transient:
-        return dg.RetryRequested(max_retries=3, seconds_to_wait=10)
-    hint = (
-        " Launch again with run config `allow_mass_delete: true` if the files really are gone."
-        if isinstance(e, MassDeletionRefused)
-        else ""
-    )
-    return dg.Failure(
-        description=f"{e}{hint}",
-        metadata={"repo": repo, "error": type(e).__name__, "mode": config.mode},
-    )
+def _run_meta(s: IngestSummary) -> dict[str, Any]:
+    """What this run changed: a JSON entry, its duration, and its rate when it read files."""
+    meta: dict[str, Any] = {
+        "this_run": dg.MetadataValue.json(this_run(s)),
+        "seconds": round(s.seconds, 3),
+    }
+    if s.analysed:  # a no-op run has no rate; a 0 would pull the plot down
+        meta["files_per_second"] = round(s.files_per_second, 1)
+    return meta
 
 
-def _manifest_meta(s: IngestSummary) -> dict[str, Any]:
-    totals = {state: s.totals.get(state, 0) for state in STATES}
+def _manifest_meta(standing: Standing) -> dict[str, Any]:
     return {
-        "discovered": s.discovered,
-        "new": s.new,
-        "changed": s.changed,
-        "unchanged": s.unchanged,
-        "deleted": s.deleted,
-        **{f"files_{state}": n for state, n in totals.items()},
+        **standing.file_totals(),
         "files_by_state": dg.MetadataValue.md(
-            markdown_table(("state", "files"), list(totals.items()))
+            markdown_table(("state", "files"), list(standing.files.items()))
         ),
     }
 
 
-def _validated_meta(s: IngestSummary, in_quarantine: dict[str, int]) -> dict[str, Any]:
-    live = s.totals.get("extracted", 0) + s.totals.get("quarantined", 0)
+def _validated_meta(s: IngestSummary, standing: Standing) -> dict[str, Any]:
     return {
-        "extracted": s.extracted,
-        "quarantined": s.quarantined,
-        "excluded": s.excluded,
-        "files_extracted": s.totals.get("extracted", 0),
-        "files_quarantined": s.totals.get("quarantined", 0),
-        "quarantine_rate": round(s.totals.get("quarantined", 0) / live, 4) if live else 0.0,
-        "quarantine_reasons": dg.MetadataValue.md(reasons_table(s.reasons, in_quarantine)),
+        "files_extracted": standing.files["extracted"],
+        "files_quarantined": standing.files["quarantined"],
+        "quarantine_rate": standing.quarantine_rate,
+        "quarantine_reasons": quarantine_section(s, standing),
     }
 
 
-def _metadata_meta(s: IngestSummary, in_store: dict[str, int]) -> dict[str, Any]:
-    names = sorted(set(s.languages) | set(in_store), key=lambda k: (-in_store.get(k, 0), k))
-    languages = [(name, s.languages.get(name, 0), in_store.get(name, 0)) for name in names]
+def _metadata_meta(s: IngestSummary, standing: Standing) -> dict[str, Any]:
     return {
-        "extracted": s.extracted,
-        "reused": s.reused,
-        "bytes_read": s.bytes_read,
-        "files_per_second": round(s.files_per_second, 1),
-        "languages": dg.MetadataValue.md(
-            markdown_table(("language", "extracted this run", "extracted files now"), languages)
-            if languages
-            else "No file has been extracted."
-        ),
+        **standing.file_totals(),
+        **standing.code_totals(),
+        "languages": dg.MetadataValue.md(standing.languages_table(s.languages)),
+        "quarantine_rate": standing.quarantine_rate,
+        "quarantine_reasons": quarantine_section(s, standing),
     }

@@ -7,7 +7,7 @@ the host). This module keeps what is Dagster's: each planned work becomes a run 
 earlier runs is read back by run key; the cursor lives in Dagster's cursor storage. One run
 per repository at a time comes from the run queue (``dagster/partition``, limit 1 per value,
 in ``dagster.yaml``). A repository the mass-delete guard has just refused also gets a run of
-``ast_manifest_matches_disk_check`` alone, so that the refusal shows as a failing check.
+``ast_metadata``'s ``hashes_match_disk_check`` alone, so that the refusal shows as a failing check.
 
 A tick with nothing to launch listens for up to ``$SNAKE_PIPE_CHANGE_WAIT_S`` (default 4 s):
 the daemon evaluates a sensor at most every 5 s, so without it a change would wait 2.5 s on
@@ -20,11 +20,11 @@ from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
-from snake_pipe_core import SnakePipeError
 from snake_pipe_core.journal import ConsumerState, JournalConsumer, Outcome, Work, open_journal
 
-from .assets import AST_MANIFEST, INGEST_STEP, IngestConfig
-from .checks import MATCHES_DISK_CHECK
+from .assets import INGEST_STEP, IngestConfig
+from .checks import CHECKED_ASSET, MATCHES_DISK_CHECK
+from .errors import engine_errors
 from .jobs import INCREMENTAL_PRIORITY, PRIORITY_TAG, RECONCILIATION_PRIORITY, incremental_ast_job
 from .partitions import REPO_PARTITIONS_NAME, repo_partitions
 from .resources import SnakePipeResource
@@ -101,7 +101,7 @@ def _refusal_check_request(repo: str, state: ConsumerState) -> dg.RunRequest:
         run_key=f"{state.key_prefix(repo)}:refused-{state.repo(repo).retry_at}",  # one a try
         partition_key=repo,
         asset_selection=[],
-        asset_check_keys=[dg.AssetCheckKey(AST_MANIFEST, MATCHES_DISK_CHECK)],
+        asset_check_keys=[dg.AssetCheckKey(CHECKED_ASSET, MATCHES_DISK_CHECK)],
         tags={TRIGGER_TAG: "watcher"},
     )
 
@@ -122,13 +122,11 @@ def ast_change_sensor(
     """Run requests for the journal consumer's plan; its cursor in Dagster's storage."""
     from snake_pipe_core.watch.service import keep_watcher_alive  # fcntl: not at import time
 
-    try:
+    with engine_errors():
         settings = snake_pipe.settings()
         if not settings.repositories():
             return dg.SensorResult(skip_reason="no repository is configured: nothing to watch")
         journal = open_journal(settings)
-    except SnakePipeError as e:
-        raise dg.Failure(description=str(e)) from e
     with journal:
         consumer = JournalConsumer(journal, settings, name=CONSUMER)
         if (other := consumer.claim()) is not None:

@@ -1,11 +1,15 @@
 """Checks that the store can be trusted, per repository, after every ingest.
 
-- ``validated_ast_files_quarantine_rate_check``: the share of live files in quarantine stays
+All three sit on ``ast_metadata``, the asset whose page a user opens (its *Checks* tab). Their
+names leave the asset out, because Dagster's step key prefixes it (``ast_metadata_`` +
+name), and the sidebar and run timeline show the name alone:
+
+- ``quarantine_rate_check``: the share of live files in quarantine stays
   under ``quarantine_rate_threshold`` (a warning: bad files are data, but a jump means a
   parser or format changed upstream);
-- ``ast_manifest_verdict_check``: every manifest row has exactly one verdict, with what that
+- ``one_verdict_per_file_check``: every manifest row has exactly one verdict, with what that
   verdict implies (a quarantine reason, an exclusion rule, a metadata row);
-- ``ast_manifest_matches_disk_check``: for a random sample of extracted files whose size and
+- ``hashes_match_disk_check``: for a random sample of extracted files whose size and
   modification time are unchanged on disk, the stored sha256 is the sha256 of the bytes; a
   mismatch would be invisible to incremental runs, which trust size and mtime. And no refusal
   of the mass-delete guard stands: while one does (the root missing, unreadable, empty, on
@@ -21,55 +25,64 @@ from typing import Any
 
 import dagster as dg
 
-from snake_pipe_core import SnakePipeError, Store
+from snake_pipe_core import Store
 from snake_pipe_core.guard import GuardState, Refusal
 
-from .assets import AST_MANIFEST, VALIDATED_AST_FILES
+from .assets import AST_METADATA
+from .errors import ENGINE_RETRY_POLICY, engine_errors
 from .partitions import repo_partitions
 from .reporting import STATES, markdown_table
 from .resources import SnakePipeResource
+from .standing import quarantine_pointer
 
 __all__ = [
+    "CHECKED_ASSET",
     "HASH_SAMPLE_SIZE",
     "MATCHES_DISK_CHECK",
     "ast_checks",
-    "ast_manifest_matches_disk_check",
-    "ast_manifest_verdict_check",
-    "validated_ast_files_quarantine_rate_check",
+    "hashes_match_disk_check",
+    "one_verdict_per_file_check",
+    "quarantine_rate_check",
 ]
 
 HASH_SAMPLE_SIZE = 50
 _READ_CHUNK = 1 << 20
 
 
-def _store(snake_pipe: SnakePipeResource) -> tuple[Store, float]:
-    try:
+CHECKED_ASSET = AST_METADATA
+
+
+def _store(snake_pipe: SnakePipeResource, repo: str) -> tuple[Store, float]:
+    """The store and the threshold; a partition that is no configured repository and was
+    never ingested fails here, with the engine's message."""
+    with engine_errors(repo=repo):
         settings = snake_pipe.settings()
-    except SnakePipeError as e:
-        raise dg.Failure(description=str(e)) from e
-    return snake_pipe.store(settings), settings.quarantine_rate_threshold
+        store = snake_pipe.store(settings)
+        if repo not in settings.repositories() and not store.query(
+            "SELECT 1 FROM repos WHERE repo = ?", [repo]
+        ):
+            snake_pipe.repository_root(settings, repo)  # raises, saying why
+        return store, settings.quarantine_rate_threshold
 
 
 def _query(store: Store, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    try:
+    with engine_errors():
         return store.query(sql, params)
-    except SnakePipeError as e:
-        if e.transient:
-            raise dg.RetryRequested(max_retries=3, seconds_to_wait=10) from e
-        raise dg.Failure(description=str(e)) from e
 
 
 @dg.asset_check(
-    asset=VALIDATED_AST_FILES,
+    asset=CHECKED_ASSET,
+    name="quarantine_rate_check",
     partitions_def=repo_partitions,
+    retry_policy=ENGINE_RETRY_POLICY,
     description="The share of the repository's live files in quarantine is under the "
     "configured quarantine_rate_threshold.",
 )
-def validated_ast_files_quarantine_rate_check(
+def quarantine_rate_check(
     context: dg.AssetCheckExecutionContext, snake_pipe: SnakePipeResource
 ) -> dg.AssetCheckResult:
     """Quarantined / (extracted + quarantined) for the partition's repository."""
-    store, threshold = _store(snake_pipe)
+    store, threshold = _store(snake_pipe, context.partition_key)
     rows = _query(
         store,
         "SELECT state, coalesce(reason, ''), count(*) FROM manifest WHERE repo = ? "
@@ -93,6 +106,8 @@ def validated_ast_files_quarantine_rate_check(
             "live_files": live,
             "top_reasons": dg.MetadataValue.md(
                 markdown_table(("reason", "files"), [(f"`{r}`", n) for r, n in reasons[:10]])
+                + "\n\n"
+                + quarantine_pointer(context.partition_key)
                 if reasons
                 else "No file is in quarantine."
             ),
@@ -117,16 +132,18 @@ FROM manifest m WHERE repo = $1
 
 
 @dg.asset_check(
-    asset=AST_MANIFEST,
+    asset=CHECKED_ASSET,
+    name="one_verdict_per_file_check",
     partitions_def=repo_partitions,
+    retry_policy=ENGINE_RETRY_POLICY,
     description="Every manifest row has one verdict (extracted, quarantined, excluded or "
     "deleted) and what it implies: a reason, a rule, or a metadata row.",
 )
-def ast_manifest_verdict_check(
+def one_verdict_per_file_check(
     context: dg.AssetCheckExecutionContext, snake_pipe: SnakePipeResource
 ) -> dg.AssetCheckResult:
     """Counts the manifest rows of the partition's repository that break the invariants."""
-    store, _ = _store(snake_pipe)
+    store, _ = _store(snake_pipe, context.partition_key)
     with_names = _query_dict(store, _VERDICT_SQL, [context.partition_key])
     rows = with_names.pop("manifest_rows")
     problems = {k: v for k, v in with_names.items() if v}
@@ -141,31 +158,29 @@ def ast_manifest_verdict_check(
 
 
 def _query_dict(store: Store, sql: str, params: list[Any]) -> dict[str, int]:
-    try:
+    with engine_errors():
         row = store.query_dicts(sql, params)[0]
-    except SnakePipeError as e:
-        if e.transient:
-            raise dg.RetryRequested(max_retries=3, seconds_to_wait=10) from e
-        raise dg.Failure(description=str(e)) from e
     return {k: int(v) for k, v in row.items()}
 
 
 @dg.asset_check(
-    asset=AST_MANIFEST,
+    asset=CHECKED_ASSET,
+    name="hashes_match_disk_check",
     partitions_def=repo_partitions,
+    retry_policy=ENGINE_RETRY_POLICY,
     description=f"For a random sample of up to {HASH_SAMPLE_SIZE} extracted files whose size "
     "and modification time are unchanged on disk, the stored sha256 matches the file's bytes; "
     "and no refusal of the mass-delete guard stands (an unmounted or vanished root: the store "
     "keeps what the disk may no longer have until it is mounted again or the deletions are "
     "confirmed).",
 )
-def ast_manifest_matches_disk_check(
+def hashes_match_disk_check(
     context: dg.AssetCheckExecutionContext, snake_pipe: SnakePipeResource
 ) -> dg.AssetCheckResult:
     """Re-hashes a sample of files. Files changed or gone since the last run are *pending*
     (the next incremental run will see them), not errors."""
-    store, _ = _store(snake_pipe)
     repo = context.partition_key
+    store, _ = _store(snake_pipe, repo)
     refusal = GuardState(store.path).refusal(repo)
     if refusal is not None:
         return _refused(refusal)
@@ -238,10 +253,6 @@ def _compare(path: Path, size: int, mtime_ns: int, content_hash: str) -> str:
     return "matched" if digest.hexdigest() == content_hash else "mismatched"
 
 
-MATCHES_DISK_CHECK = "ast_manifest_matches_disk_check"
+MATCHES_DISK_CHECK = "hashes_match_disk_check"
 
-ast_checks = [
-    ast_manifest_verdict_check,
-    ast_manifest_matches_disk_check,
-    validated_ast_files_quarantine_rate_check,
-]
+ast_checks = [quarantine_rate_check, one_verdict_per_file_check, hashes_match_disk_check]

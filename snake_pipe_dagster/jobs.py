@@ -9,9 +9,10 @@ launched from the UI needs no config.
 
 import dagster as dg
 
-from snake_pipe_core import SnakePipeError, maintain
+from snake_pipe_core import maintain
 
 from .assets import AST_ASSET_KEYS, INGEST_STEP, IngestConfig
+from .errors import ENGINE_RETRY_POLICY, engine_errors
 from .resources import SnakePipeResource
 
 __all__ = [
@@ -65,21 +66,18 @@ full_reanalysis_job = dg.define_asset_job(
     description="Compact the store: small files merged, old snapshots expired, "
     "unreferenced files deleted. Writers and readers go on meanwhile.",
     out=dg.Out(dg.Nothing),
+    retry_policy=ENGINE_RETRY_POLICY,
 )
 def store_maintenance(
     context: dg.OpExecutionContext, snake_pipe: SnakePipeResource
 ) -> dg.Output[None]:
     """Run :func:`snake_pipe_core.maintain` and show what it did."""
-    try:
+    with engine_errors():
         settings = snake_pipe.settings()
         report = maintain(
             snake_pipe.store(settings),
             keep_snapshots_days=settings.maintenance.keep_snapshots_days,
         )
-    except SnakePipeError as e:
-        if e.transient:
-            raise dg.RetryRequested(max_retries=3, seconds_to_wait=30) from e
-        raise dg.Failure(description=str(e)) from e
     d = report.as_dict()
     context.log.info(
         f"store maintenance: {d['files_before']} → {d['files_after']} data files, "

@@ -86,8 +86,16 @@ class SnakePipeResource(dg.ConfigurableResource):
             cause = f"repo_roots folder(s) missing (not mounted?): {', '.join(missing_roots)}"
         elif last_root is not None and not Path(last_root).is_dir():
             cause = f"its folder {last_root} is missing (moved, deleted or not mounted?)"
-        else:
+        elif last_root is not None:
             cause = f"it is not configured in {source} (removed from repo_roots or [[repos]]?)"
+        else:
+            known = ", ".join(sorted(roots)[:20]) or "none"
+            raise RepositoryUnavailable(
+                f"{repo!r} is not a configured repository, so there is nothing to ingest: the "
+                f"partitions are the repositories configured in {source} ({known}). A partition "
+                "added by hand does not create one: add the repository to repo_roots or "
+                "[[repos]], or delete the partition"
+            )
         raise RepositoryUnavailable(
             f"repository {repo!r} cannot be ingested: {cause}. Nothing was changed; its "
             "history stays in the store"

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from snake_pipe_core import SnakePipeError
 from snake_pipe_core.config import LimitSettings
 
 from .change_sensor import ast_change_sensor
+from .errors import engine_errors
 from .partitions import repo_partitions
 from .resources import SnakePipeResource
 
@@ -127,11 +127,9 @@ def repo_discovery_sensor(
     context: dg.SensorEvaluationContext, snake_pipe: SnakePipeResource
 ) -> dg.SensorResult | dg.SkipReason:
     """Adds and retires repository partitions in chunks."""
-    try:
+    with engine_errors():
         settings = snake_pipe.settings()
         configured = settings.repositories()
-    except SnakePipeError as e:
-        raise dg.Failure(description=str(e)) from e
     existing = context.instance.get_dynamic_partitions(repo_partitions.name)  # type: ignore[arg-type]
     plan = plan_partitions(
         configured,

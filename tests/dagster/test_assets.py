@@ -71,8 +71,9 @@ def test_first_materialization_reports_states_reasons_languages_and_throughput(
     assert manifest["engine_run_id"] == run[0] and run[1] == "succeeded"
 
     # Discovery: everything is new; the files by state.
-    assert (manifest["discovered"], manifest["new"], manifest["changed"]) == (LIVE + 1, LIVE + 1, 0)
-    assert (manifest["unchanged"], manifest["deleted"]) == (0, 0)
+    run_ = manifest["this_run"]
+    assert (run_["discovered"], run_["new"], run_["changed"]) == (LIVE + 1, LIVE + 1, 0)
+    assert (run_["unchanged"], run_["deleted"]) == (0, 0)
     assert (manifest["files_extracted"], manifest["files_quarantined"]) == (VALID, BAD)
     assert (manifest["files_excluded"], manifest["files_deleted"]) == (1, 0)
     assert manifest["files_by_state"].splitlines() == [
@@ -85,13 +86,11 @@ def test_first_materialization_reports_states_reasons_languages_and_throughput(
     ]
 
     # Validation: verdicts, rate and the reasons table.
-    assert (validated["extracted"], validated["quarantined"], validated["excluded"]) == (
-        VALID,
-        BAD,
-        1,
-    )
+    run_ = validated["this_run"]
+    assert (run_["extracted"], run_["quarantined"], run_["excluded"]) == (VALID, BAD, 1)
+    assert (validated["files_extracted"], validated["files_quarantined"]) == (VALID, BAD)
     assert validated["quarantine_rate"] == round(BAD / LIVE, 4)
-    assert validated["quarantine_reasons"].splitlines() == [
+    assert validated["quarantine_reasons"].splitlines()[:6] == [
         "| reason | this run | in quarantine now |",
         "|---|---|---|",
         "| `empty` | 1 | 1 |",
@@ -99,20 +98,33 @@ def test_first_materialization_reports_states_reasons_languages_and_throughput(
         "| `not_object` | 1 | 1 |",
         "| `unknown_format` | 1 | 1 |",
     ]
+    assert "`snake-pipe quarantine list --repo mixed`" in validated["quarantine_reasons"]
 
-    # Extraction: languages, bytes, throughput.
-    assert extracted["extracted"] == VALID and extracted["reused"] == 0
-    assert extracted["bytes_read"] == read_bytes(project, "mixed")
+    # Extraction: how the repository stands first, then this run.
+    assert list(extracted)[:9] == [
+        "files_extracted", "files_quarantined", "files_excluded", "files_deleted",
+        "functions", "classes", "languages_count", "languages", "quarantine_rate",
+    ]  # fmt: skip
+    assert (extracted["files_extracted"], extracted["languages_count"]) == (VALID, 6)
+    assert (
+        extracted["functions"]
+        == project.store.query(
+            "SELECT sum(function_count) FROM extracted_files WHERE repo = 'mixed'"
+        )[0][0]
+    )
+    run_ = extracted["this_run"]
+    assert run_["extracted"] == VALID and run_["reused"] == 0
+    assert run_["bytes_read"] == read_bytes(project, "mixed")
     assert extracted["files_per_second"] == pytest.approx(LIVE / extracted["seconds"], rel=0.05)
     languages = extracted["languages"].splitlines()
-    assert languages[:3] == [
-        "| language | extracted this run | extracted files now |",
-        "|---|---|---|",
-        "| javascript | 2 | 2 |",
+    assert languages[:2] == [
+        "| language | files | functions | classes | extracted this run |",
+        "|---|---|---|---|---|",
     ]
-    assert sorted(languages[3:]) == [
-        f"| {lang} | 1 | 1 |" for lang in ("c", "go", "python", "rust", "typescript")
-    ]
+    assert languages[2].startswith("| javascript | 2 |") and languages[2].endswith("| 2 |")
+    assert sorted(line.split(" | ")[0][2:] for line in languages[3:]) == [
+        "c", "go", "python", "rust", "typescript"
+    ]  # fmt: skip
 
     # The metadata agrees with the store's views.
     assert project.store.query("SELECT count(*) FROM extracted_files WHERE repo = 'mixed'") == [
@@ -134,15 +146,21 @@ def test_second_materialization_is_incremental(
     meta = metadata(materialize_repo(project, instance, "mixed"))
 
     manifest = meta[AST_MANIFEST]
-    assert (manifest["new"], manifest["changed"], manifest["deleted"]) == (0, 0, 0)
-    assert manifest["unchanged"] == LIVE + 1
+    run_ = manifest["this_run"]
+    assert (run_["new"], run_["changed"], run_["deleted"]) == (0, 0, 0)
+    assert run_["unchanged"] == LIVE + 1
     assert (manifest["files_extracted"], manifest["files_quarantined"]) == (VALID, BAD)
-    assert meta[VALIDATED_AST_FILES]["extracted"] == 0
-    assert meta[VALIDATED_AST_FILES]["quarantined"] == 0
+    assert meta[VALIDATED_AST_FILES]["this_run"]["extracted"] == 0
+    assert meta[VALIDATED_AST_FILES]["this_run"]["quarantined"] == 0
+    # A no-op run: the totals stand, no rate is recorded (no zero to plot).
+    assert meta[AST_METADATA]["files_extracted"] == VALID
+    assert "files_per_second" not in meta[AST_METADATA]
     # Nothing was read, but the quarantine still shows what waits there.
-    assert meta[AST_METADATA]["bytes_read"] == 0
+    assert meta[AST_METADATA]["this_run"]["bytes_read"] == 0
     assert "| `invalid_json` | 0 | 1 |" in meta[VALIDATED_AST_FILES]["quarantine_reasons"]
-    assert "| javascript | 0 | 2 |" in meta[AST_METADATA]["languages"]
+    javascript = next(row for row in meta[AST_METADATA]["languages"].splitlines()
+                      if row.startswith("| javascript |"))  # fmt: skip
+    assert javascript.startswith("| javascript | 2 |") and javascript.endswith("| 0 |")
 
     # Edits reach the next run: one new, one changed, one deleted file.
     root = project.repos / "mixed"
@@ -153,12 +171,13 @@ def test_second_materialization_is_incremental(
     meta = metadata(materialize_repo(project, instance, "mixed"))
 
     manifest = meta[AST_MANIFEST]
-    assert (manifest["new"], manifest["changed"], manifest["deleted"]) == (1, 1, 1)
-    assert manifest["unchanged"] == LIVE + 1 - 2
+    run_ = manifest["this_run"]
+    assert (run_["new"], run_["changed"], run_["deleted"]) == (1, 1, 1)
+    assert run_["unchanged"] == LIVE + 1 - 2
     assert (manifest["files_extracted"], manifest["files_quarantined"]) == (VALID + 1, BAD - 1)
     assert manifest["files_deleted"] == 1
-    assert meta[VALIDATED_AST_FILES]["extracted"] == 2  # the copy and the repaired file
-    assert meta[AST_METADATA]["reused"] == 1  # the copy's content was analysed before
+    assert meta[VALIDATED_AST_FILES]["this_run"]["extracted"] == 2  # copy and repaired file
+    assert meta[AST_METADATA]["this_run"]["reused"] == 1  # the copy's content was analysed before
     assert project.store.query(
         "SELECT state, deleted_at IS NOT NULL FROM ast_files WHERE path = 'native/main.c.ast.json'"
     ) == [("deleted", True)]
@@ -169,8 +188,8 @@ def test_identical_content_in_another_repository_is_reused(
 ) -> None:
     materialize_repo(project, instance, "webapp")
     meta = metadata(materialize_repo(project, instance, "mixed"))
-    assert meta[AST_METADATA]["extracted"] == VALID
-    assert meta[AST_METADATA]["reused"] == VALID  # the same seven documents as webapp
+    assert meta[AST_METADATA]["this_run"]["extracted"] == VALID
+    assert meta[AST_METADATA]["this_run"]["reused"] == VALID  # the same seven documents as webapp
 
 
 def test_full_mode_rereads_every_file(project: Project, instance: dg.DagsterInstance) -> None:
@@ -182,12 +201,12 @@ def test_full_mode_rereads_every_file(project: Project, instance: dg.DagsterInst
     manifest = meta[AST_MANIFEST]
     assert manifest["mode"] == "full"
     # Nothing changed on disk, yet every live file is read again (the excluded one is not).
-    assert (manifest["new"], manifest["changed"], manifest["unchanged"]) == (0, 0, LIVE + 1)
-    assert meta[VALIDATED_AST_FILES]["extracted"] + meta[VALIDATED_AST_FILES]["quarantined"] == LIVE
-    assert meta[VALIDATED_AST_FILES]["extracted"] == VALID
-    assert meta[VALIDATED_AST_FILES]["quarantined"] == BAD
-    assert meta[AST_METADATA]["reused"] == 0  # re-parsed, not taken from earlier results
-    assert meta[AST_METADATA]["bytes_read"] == read_bytes(project, "mixed")
+    run_ = manifest["this_run"]
+    assert (run_["new"], run_["changed"], run_["unchanged"]) == (0, 0, LIVE + 1)
+    validated = meta[VALIDATED_AST_FILES]["this_run"]
+    assert (validated["extracted"], validated["quarantined"]) == (VALID, BAD)
+    assert meta[AST_METADATA]["this_run"]["reused"] == 0  # re-parsed, not reused
+    assert meta[AST_METADATA]["this_run"]["bytes_read"] == read_bytes(project, "mixed")
     assert project.store.query(
         "SELECT mode FROM runs WHERE repo = 'mixed' ORDER BY started_at"
     ) == [
@@ -251,3 +270,19 @@ def test_engine_logs_reach_the_run_log(project: Project) -> None:
         result = materialize_repo(project, instance, "webapp")
         messages = [e.user_message for e in instance.all_logs(result.run_id)]
     assert any(m.startswith("ingested webapp:") for m in messages), messages
+
+
+def test_a_partition_for_no_configured_repository_fails_fast(
+    project: Project, instance: dg.DagsterInstance
+) -> None:
+    """A partition added by hand (the UI lets a user type any key) is not a repository: the
+    run fails at once, says so, is not retried, and the store is not even created."""
+    result = materialize_repo(project, instance, "invented", raise_on_error=False)
+
+    user_failure, error = failure_of(result)
+    assert user_failure is not None, f"not a dg.Failure: {error}"
+    assert "'invented' is not a configured repository" in user_failure.description
+    assert "mixed" in user_failure.description  # the configured ones are named
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert retries == []
+    assert not project.store_path.exists()

@@ -324,7 +324,7 @@ def test_a_refusal_is_tried_again_and_shown_by_a_run_of_the_check_alone(
     second = tick(project, partitioned, first.cursor)
     [check] = second.run_requests  # the refusal shows as a failing check, the retry waits
     assert check.asset_check_keys == [
-        dg.AssetCheckKey(dg.AssetKey("ast_manifest"), MATCHES_DISK_CHECK)
+        dg.AssetCheckKey(dg.AssetKey("ast_metadata"), MATCHES_DISK_CHECK)
     ]
     assert check.partition_key == "webapp" and not check.asset_selection
     checked = dg.materialize(

@@ -11,9 +11,9 @@ from tests.dagster.helpers import Project, materialize_repo, write_config
 
 pytestmark = pytest.mark.integration
 
-RATE = "validated_ast_files_quarantine_rate_check"
-VERDICT = "ast_manifest_verdict_check"
-DISK = "ast_manifest_matches_disk_check"
+RATE = "quarantine_rate_check"
+VERDICT = "one_verdict_per_file_check"
+DISK = "hashes_match_disk_check"
 
 
 def checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
@@ -119,7 +119,7 @@ def test_disk_check_finds_bytes_changed_under_the_same_size_and_mtime(
         for m in result.asset_materializations_for_node("ast_ingest")
         if m.asset_key.path == ["ast_manifest"]
     ]
-    assert manifest.metadata["unchanged"].value == 8
+    assert manifest.metadata["this_run"].value["unchanged"] == 8
     # ...which is exactly what the check is for.
     disk = checks(result)[DISK]
     assert not disk.passed

@@ -24,9 +24,9 @@ def test_names_are_pinned() -> None:
         "language_totals",
     }
     assert {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys} == {
-        ("ast_manifest", "ast_manifest_verdict_check"),
-        ("ast_manifest", "ast_manifest_matches_disk_check"),
-        ("validated_ast_files", "validated_ast_files_quarantine_rate_check"),
+        ("ast_metadata", "one_verdict_per_file_check"),
+        ("ast_metadata", "hashes_match_disk_check"),
+        ("ast_metadata", "quarantine_rate_check"),
     }
     assert {j.name for j in repo.get_all_jobs() if not j.name.startswith("__")} == {
         "incremental_ast_job",

@@ -45,8 +45,8 @@ query Runs($filter: RunsFilter) {
 """
 CHECKS = """
 query Checks($partition: String) {
-  assetCheckExecutions(assetKey: {path: ["ast_manifest"]},
-                       checkName: "ast_manifest_matches_disk_check",
+  assetCheckExecutions(assetKey: {path: ["ast_metadata"]},
+                       checkName: "hashes_match_disk_check",
                        partition: $partition, limit: 5) {
     runId status evaluation { success description }
   }
