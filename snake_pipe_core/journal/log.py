@@ -32,12 +32,17 @@ from types import TracebackType
 
 from ..errors import StoreError, WatcherAlreadyRunning
 from ..processes import pid_alive
+from ..store.faults import as_store_error, is_full
 from .changes import Change, FileChange, JournalRecord
 
 __all__ = ["ChangeJournal", "WatcherStatus"]
 
 log = logging.getLogger(__name__)
 # 2: records indexed by repository (a consumer reads one repository's records at a time).
+_MOVE_ASIDE = (
+    "Move the file aside: the watcher starts a new journal with a rescan of every repository, "
+    "so no change is missed"
+)
 _SCHEMA_VERSION = 2
 # Free pages (4 KiB each) worth handing back to the file system after a compaction.
 _VACUUM_PAGES = 256
@@ -123,7 +128,8 @@ class ChangeJournal:
             self._setup()
         except sqlite3.Error as e:
             self._con.close()
-            raise StoreError(f"cannot use the change journal {self.path}: {e}") from e
+            fault = as_store_error(e, str(self.path), "the change journal", _MOVE_ASIDE)
+            raise fault or StoreError(f"cannot use the change journal {self.path}: {e}") from e
         except BaseException:
             self._con.close()
             raise
@@ -160,14 +166,22 @@ class ChangeJournal:
         """One write transaction; ``BEGIN IMMEDIATE`` takes the write lock up front, so a
         concurrent writer waits in the busy handler rather than failing mid-transaction."""
         with self._lock:
-            cur = self._con.cursor()
-            cur.execute("BEGIN IMMEDIATE")
             try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+                cur = self._con.cursor()
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cur
+                except BaseException:
+                    if self._con.in_transaction:
+                        cur.execute("ROLLBACK")
+                    raise
+                cur.execute("COMMIT")
+            except sqlite3.DatabaseError as e:  # a full disk, a damaged file: said plainly
+                raise self._fault(e) from e
+
+    def _fault(self, e: sqlite3.DatabaseError) -> Exception:
+        where = str(self.path.parent) if is_full(e) else str(self.path)
+        return as_store_error(e, where, "the change journal", _MOVE_ASIDE) or e
 
     def _value(self, key: str) -> object:
         with self._lock:
@@ -231,6 +245,8 @@ class ChangeJournal:
             self._con.execute("PRAGMA synchronous = NORMAL")
             try:
                 self._con.execute("UPDATE watcher SET beat_at = ? WHERE id = 1", [time.time()])
+            except sqlite3.DatabaseError as e:
+                raise self._fault(e) from e
             finally:
                 self._con.execute("PRAGMA synchronous = FULL")
 

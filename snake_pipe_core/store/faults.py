@@ -46,7 +46,15 @@ def full_message(where: str) -> str:
     return f"no space left on device at {where}: free space and re-run; nothing committed was lost"
 
 
-def as_store_error(error: BaseException, where: str, what: str = "the store") -> StoreError | None:
+_RESTORE = (
+    "Restore the store's folder from a backup; or move it aside and run `snake-pipe ingest` "
+    "again to rebuild it from the repositories (`snake-pipe store info` shows where it is)"
+)
+
+
+def as_store_error(
+    error: BaseException, where: str, what: str = "the store", advice: str = _RESTORE
+) -> StoreError | None:
     """The :class:`StoreError` that says what ``error`` means for ``what`` at ``where``, or
     None when it is not a fault of the files (a bug, a bad query, a busy catalog)."""
     if isinstance(error, StoreError):
@@ -66,8 +74,5 @@ def as_store_error(error: BaseException, where: str, what: str = "the store") ->
         damaged = True
     if not damaged:
         return None
-    return StoreDamaged(
-        f"{what} at {where} is damaged ({first}). Nothing more was written to it. Restore the "
-        "store's folder from a backup; or move it aside and run `snake-pipe ingest` again to "
-        "rebuild it from the repositories (`snake-pipe store info` shows where it is)"
-    )
+    return StoreDamaged(f"{what} at {where} is damaged ({first}). Nothing more was written to it. "
+                        + advice)  # fmt: skip

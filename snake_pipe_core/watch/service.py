@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..config import Settings
-from ..errors import JournalInUse, WatcherAlreadyRunning
+from ..errors import JournalInUse, StoreError, WatcherAlreadyRunning
 from ..journal import Change, ConsumerState, FileChange, Journal, open_journal
 
 __all__ = [
@@ -115,9 +115,11 @@ def run_watcher(
             while not stop_event.is_set():
                 try:
                     _record_changes(settings, journal, stop_event, on_append)
-                except Exception:
-                    log.exception("the watcher failed; restarting in %.0f s with a rescan of "
-                                  "every repository", backoff)  # fmt: skip
+                except Exception as e:
+                    log.error("the watcher failed%s; restarting in %.0f s with a rescan of "
+                              "every repository", f": {e}" if isinstance(e, StoreError) else "",
+                              backoff,  # a full disk, a damaged journal: said, no traceback
+                              exc_info=not isinstance(e, StoreError))  # fmt: skip
                     if stop_event.wait(backoff):
                         break
                     backoff = min(backoff * 2, 60.0)

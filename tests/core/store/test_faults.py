@@ -5,11 +5,9 @@ to do, never a traceback; after space is freed, a re-run completes as a clean in
 import glob
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +15,8 @@ import pytest
 
 from snake_pipe_core import Store, StoreDamaged
 from tests.conftest import MakeRepo
-from tests.fixtures import asts
+from tests.fixtures import asts, disks
+from tests.fixtures.disks import can_mount, fill
 
 pytestmark = pytest.mark.integration
 
@@ -117,39 +116,12 @@ def test_a_damaged_guard_state_is_said_plainly(make_repo: MakeRepo, tmp_path: Pa
     assert "guard" in out.stderr, out.stderr
 
 
-def can_mount() -> bool:
-    """Root, and a tmpfs can really be mounted here (a container may forbid it)."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        return False
-    probe = Path(tempfile.mkdtemp(prefix="snake-pipe-mount-probe-"))
-    try:
-        mount = ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(probe)]
-        if subprocess.run(mount, capture_output=True, check=False).returncode != 0:
-            return False
-        return subprocess.run(["umount", str(probe)], check=False).returncode == 0
-    finally:
-        probe.rmdir()
-
-
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     if not can_mount():
         pytest.skip("needs root and a tmpfs mount, which this host does not allow")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], check=True)
-    try:
+    with disks.small_disk(tmp_path / "disk") as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
-
-
-def fill(disk: Path, leave: int) -> Path:
-    v = os.statvfs(disk)
-    filler = disk / "filler"
-    with open(filler, "wb") as f:
-        f.write(b"\0" * max(0, v.f_bavail * v.f_frsize - leave))
-    return filler
 
 
 def manifest(store: Path) -> list[tuple[object, ...]]:
