@@ -59,8 +59,9 @@ class RecordedRoot:
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """A refusal that stands. ``kind``: ``unavailable`` (root missing, not a folder or
-    unreadable), ``mount`` (on another mount than recorded), ``empty`` (root empty) or
-    ``vanished`` (most files gone with nothing new beside them)."""
+    unreadable), ``mount`` (on another mount than recorded), ``empty`` (root empty),
+    ``vanished`` (most files gone with nothing new beside them) or ``excluded`` (rules that
+    would exclude most known files)."""
 
     repo: str
     kind: str

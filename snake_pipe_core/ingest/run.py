@@ -284,7 +284,10 @@ def ingest_repository(
         RepositoryUnavailable: the root is missing, not a folder or unreadable (nothing is
             written to the store).
         MassDeletionRefused: the root looks vanished: on another mount than recorded, empty,
-            or most files gone with nothing new beside them (nothing is marked deleted).
+            or most files gone with nothing new beside them (nothing is marked deleted); or
+            rules that would exclude most of its known files (nothing is marked excluded).
+        StoreError: the store cannot be used: ``StoreDamaged``, ``StoreFull`` (what was
+            committed before stays).
         RepositoryBusy: another run of the repository kept it past ``lock_timeout``.
     """
     started = time.monotonic()
