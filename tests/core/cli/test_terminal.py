@@ -140,3 +140,38 @@ def test_status_reads_a_store_on_read_only_media(
     ]
     listed = run("quarantine", "list", "--store", str(ro / "store"))
     assert listed.returncode == 0 and "bad.js.ast.json" in listed.stdout
+
+
+def test_a_terminal_gets_a_progress_bar_and_a_pipe_does_not(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    """stderr on a pseudo-terminal: rich's bar with percentage, files and ETA; piped: none."""
+    import pty
+    import select
+
+    root = make_repo("r", {f"f{i}.js.ast.json": GOOD for i in range(20)})
+    master, slave = pty.openpty()
+    command = [sys.executable, "-m", "snake_pipe_core.cli", "ingest", str(root),
+               "--store", str(tmp_path / "store")]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    drawn = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    assert proc.stdout is not None
+    with proc.stdout:
+        piped = proc.stdout.read().decode()
+    assert b"100%" in drawn and b"20/20" in drawn and b"ETA" in drawn
+    assert "20 extracted" in piped and "%" not in piped and "\x1b" not in piped
