@@ -16,7 +16,9 @@ def host_name() -> str:
 
 
 def pid_alive(pid: int | None) -> bool:
-    """True if a process with this pid exists on this host (whoever owns it)."""
+    """True if a process with this pid runs on this host (whoever owns it). A zombie — dead,
+    not yet reaped by its parent, as the code servers the Dagster daemon replaces every
+    minute are for a while — is not alive."""
     if not pid or pid <= 0:
         return False
     try:
@@ -24,5 +26,10 @@ def pid_alive(pid: int | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # alive, owned by someone else
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:  # no /proc (not Linux), or it just went
         return True
-    return True
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] not in (b"Z", b"X")

@@ -355,14 +355,17 @@ class ChangeJournal:
 
         Only one consumer may compact a journal (the Dagster sensor *or* ``snake-pipe watch
         --ingest``): a second one would drop records the first has not applied. A lease is
-        this process's (``consumer`` and pid): it lapses when not renewed for
-        ``stale_after_s`` or when its process is gone. Returns None when this process holds
-        the lease now, or a description of the other holder (then do not consume)."""
+        a consumer's (its name ``consumer``): another process of the same consumer takes it
+        over at once — the sensor is evaluated in whichever code server the Dagster daemon
+        runs at the time, one tick at a time. Another consumer gets it once it lapses: not
+        renewed for ``stale_after_s``, or its process (on this host) is gone. Returns None when
+        this process holds the lease now, or a description of the other holder (then do not
+        consume)."""
         now, me = time.time(), (consumer, os.getpid(), socket.gethostname())
         with self._write() as cur:
             held = dict(cur.execute("SELECT key, value FROM meta WHERE key LIKE 'consumer%'"))
             holder = (held.get("consumer"), held.get("consumer_pid"), held.get("consumer_host"))
-            if holder[0] is not None and holder != me:
+            if holder[0] is not None and holder[0] != consumer:
                 fresh = now - float(held.get("consumer_at") or 0) < stale_after_s
                 gone = holder[2] == me[2] and not pid_alive(int(holder[1] or 0))
                 if fresh and not gone:

@@ -366,7 +366,7 @@ class PostgresJournal:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", [_LEASE_KEY])
             held = self._lease(cur)
             holder = (held.get("consumer"), held.get("consumer_pid"), held.get("consumer_host"))
-            if holder[0] is not None and holder != me:
+            if holder[0] is not None and holder[0] != consumer:
                 fresh = now - float(held.get("consumer_at") or 0) < stale_after_s
                 gone = holder[2] == me[2] and not pid_alive(int(holder[1] or 0))
                 if fresh and not gone:

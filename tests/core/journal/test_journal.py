@@ -23,6 +23,7 @@ from snake_pipe_core.journal import (
     RepoChanges,
     group_changes,
 )
+from snake_pipe_core.processes import pid_alive
 
 pytestmark = pytest.mark.unit
 
@@ -296,3 +297,36 @@ def test_a_consumer_that_died_leaves_its_lease(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "j.sqlite")], check=True)
     # its process is gone: the lease is free at once, however fresh
     assert ChangeJournal(tmp_path / "j.sqlite").claim_consumer("sensor") is None
+
+
+@pytest.mark.integration
+def test_another_process_of_the_same_consumer_takes_the_lease_over(tmp_path: Path) -> None:
+    """The Dagster daemon evaluates the sensor in a new code server every minute or so, and
+    the one it replaced may linger, even as a zombie: the sensor must not lock itself out."""
+    code = (
+        "import sys; from snake_pipe_core.journal import ChangeJournal; "
+        "assert ChangeJournal(sys.argv[1]).claim_consumer('dagster:sensor') is None; "
+        "print('held', flush=True); sys.stdin.read()"
+    )
+    path = tmp_path / "j.sqlite"
+    with subprocess.Popen(
+        [sys.executable, "-c", code, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    ) as other:
+        assert other.stdout is not None and other.stdout.readline() == b"held\n"
+        with ChangeJournal(path) as j:
+            assert j.claim_consumer("watch --ingest") is not None  # another consumer waits
+            assert j.claim_consumer("dagster:sensor") is None  # the same one takes over
+            lease = j.consumer_lease()
+            assert lease is not None and lease[1] == os.getpid()
+        other.stdin.close()  # type: ignore[union-attr]
+
+
+@pytest.mark.unit
+def test_a_zombie_is_not_alive() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while pid_alive(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # exited, not reaped: a zombie until wait()
+    assert not pid_alive(child.pid)
+    assert child.wait() == 0
+    assert pid_alive(os.getpid())
