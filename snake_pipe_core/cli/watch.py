@@ -3,7 +3,6 @@
 import logging
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ import orjson
 
 from ..config import Settings
 from ..guard import GuardState
+from ..processes import host_name
 from ..store import Store
 from .app import (
     EXIT_FAILED,
@@ -31,16 +31,16 @@ __all__ = ["watch"]
 
 
 def _status_info(settings: Settings) -> tuple[dict[str, Any], Any]:
-    from ..journal import ChangeJournal
+    from ..journal import open_journal
     from ..journal.consumer import STATUS_VALUE
 
     now = time.time()
-    with ChangeJournal(settings.journal_path) as journal:
+    with open_journal(settings) as journal:
         status = journal.watcher_status()
         lease = journal.consumer_lease()
         consumer = journal.load_value(STATUS_VALUE)
         info: dict[str, Any] = {
-            "journal": str(journal.path),
+            "journal": journal.where,
             "pending_records": journal.pending(),
             "last_seq": journal.last_seq(),
             "watcher": None,
@@ -59,7 +59,7 @@ def _status_info(settings: Settings) -> tuple[dict[str, Any], Any]:
 
 
 def _stop(status: Any) -> int:
-    if status is None or status.host != socket.gethostname():
+    if status is None or status.host != host_name():
         error("no watcher of this journal runs on this host")
         return EXIT_FAILED
     try:
@@ -174,8 +174,11 @@ def watch(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     what = f"; applying changes to {settings.store_location.describe()}" if ingest else ""
+    from ..journal.postgres import redact_dsn
+
+    journal = redact_dsn(settings.journal_dsn) if settings.journal_dsn else settings.journal_path
     click.echo(f"snake-pipe: watching {len(repos)} repositories; journal "
-               f"{settings.journal_path}{what} (Ctrl-C stops)", err=True)  # fmt: skip
+               f"{journal}{what} (Ctrl-C stops)", err=True)  # fmt: skip
     try:
         serve(settings, stopping, ingest=ingest)
     except (WatcherAlreadyRunning, JournalInUse) as e:

@@ -19,7 +19,6 @@ consumer may keep here (its cursor, when no orchestrator keeps it, and a status 
 
 import logging
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import StoreError, WatcherAlreadyRunning
-from ..processes import pid_alive
+from ..processes import host_name, pid_alive
 from ..store.faults import as_store_error, is_full
 from .changes import Change, FileChange, JournalRecord
 
@@ -236,7 +235,7 @@ class ChangeJournal:
         with self._write() as cur:
             cur.execute(
                 "INSERT OR REPLACE INTO watcher VALUES (1, ?, ?, ?, ?)",
-                [pid or os.getpid(), host or socket.gethostname(), now, now],
+                [pid or os.getpid(), host or host_name(), now, now],
             )
 
     def heartbeat(self) -> None:
@@ -361,7 +360,7 @@ class ChangeJournal:
         renewed for ``stale_after_s``, or its process (on this host) is gone. Returns None when
         this process holds the lease now, or a description of the other holder (then do not
         consume)."""
-        now, me = time.time(), (consumer, os.getpid(), socket.gethostname())
+        now, me = time.time(), (consumer, os.getpid(), host_name())
         with self._write() as cur:
             held = dict(cur.execute("SELECT key, value FROM meta WHERE key LIKE 'consumer%'"))
             holder = (held.get("consumer"), held.get("consumer_pid"), held.get("consumer_host"))

@@ -2,6 +2,7 @@
 sharing it between hosts adds — a watcher lock and a consumer lease that hold cluster-wide,
 and records that become visible in sequence order whoever appends them."""
 
+import json
 import os
 import signal
 import subprocess
@@ -229,3 +230,23 @@ def test_a_lost_connection_is_an_error_then_the_next_call_reconnects(
         with pytest.raises(StoreError, match=r"the change journal in .* failed"):
             j.last_seq()
         assert j.append(changed("a", "y.json")) == 2
+
+
+def test_watch_status_reads_the_shared_journal(tmp_path: Path, postgres_dsn: str) -> None:
+    with PostgresJournal(postgres_dsn) as j:
+        j.append(changed("a", "x.json"))
+        j.watcher_started(pid=4242, host="files-1")
+    env = {**os.environ, "SNAKE_PIPE_JOURNAL": f"postgres:{postgres_dsn}",
+           "SNAKE_PIPE_STORE": str(tmp_path / "store")}  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "snake_pipe_core.cli", "watch", "--status", "--json"],
+        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    info = json.loads(out.stdout)
+    assert info["journal"] == postgres_dsn and info["pending_records"] == 1
+    assert (info["watcher"]["pid"], info["watcher"]["host"]) == (4242, "files-1")
+    stop = subprocess.run(
+        [sys.executable, "-m", "snake_pipe_core.cli", "watch", "--stop"],
+        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert stop.returncode != 0 and "no watcher of this journal runs on this host" in stop.stderr
