@@ -167,15 +167,17 @@ def ast_ingest(
         "host": host_name(),
         "pid": os.getpid(),
     }
+    # The page reads top-down: the totals now, this run, the quarantine, then provenance.
     run = _run_meta(summary)
+    reasons = {"quarantine_reasons": quarantine_section(summary, standing)}
     yield dg.MaterializeResult(
         asset_key=AST_MANIFEST, metadata=_manifest_meta(standing) | run | about
     )
     yield dg.MaterializeResult(
-        asset_key=VALIDATED_AST_FILES, metadata=_validated_meta(summary, standing) | run | about
+        asset_key=VALIDATED_AST_FILES, metadata=_validated_meta(standing) | run | reasons | about
     )
     yield dg.MaterializeResult(
-        asset_key=AST_METADATA, metadata=_metadata_meta(summary, standing) | run | about
+        asset_key=AST_METADATA, metadata=_metadata_meta(summary, standing) | run | reasons | about
     )
 
 
@@ -199,12 +201,11 @@ def _manifest_meta(standing: Standing) -> dict[str, Any]:
     }
 
 
-def _validated_meta(s: IngestSummary, standing: Standing) -> dict[str, Any]:
+def _validated_meta(standing: Standing) -> dict[str, Any]:
     return {
         "files_extracted": standing.files["extracted"],
         "files_quarantined": standing.files["quarantined"],
         "quarantine_rate": standing.quarantine_rate,
-        "quarantine_reasons": quarantine_section(s, standing),
     }
 
 
@@ -214,5 +215,4 @@ def _metadata_meta(s: IngestSummary, standing: Standing) -> dict[str, Any]:
         **standing.code_totals(),
         "languages": dg.MetadataValue.md(standing.languages_table(s.languages)),
         "quarantine_rate": standing.quarantine_rate,
-        "quarantine_reasons": quarantine_section(s, standing),
     }

@@ -199,14 +199,10 @@ def test_backfill_of_all_repositories_through_graphql(
     }
 
 
-CHECKS = (
-    "ast_manifest_verdict_check",
-    "ast_manifest_matches_disk_check",
-    "validated_ast_files_quarantine_rate_check",
-)
+CHECKS = ("one_verdict_per_file_check", "hashes_match_disk_check", "quarantine_rate_check")
 CHECK_STATUSES = """
 query Checks {
-  assetNodes(assetKeys: [{path: ["ast_manifest"]}, {path: ["validated_ast_files"]}]) {
+  assetNodes(assetKeys: [{path: ["ast_metadata"]}]) {
     assetChecksOrError {
       __typename
       ... on AssetChecks {
@@ -270,7 +266,9 @@ def assert_store_holds_exactly_the_files_on_disk(site: dict[str, Any], tmp_path:
     assert store.query("SELECT status, count(*) FROM runs GROUP BY 1") == [("succeeded", N_REPOS)]
 
 
-def test_ui_shows_the_assets_and_the_partitions(dagster_dev: DagsterDev, tmp_path: Path) -> None:
+def test_ui_shows_the_assets_and_the_partitions(
+    dagster_dev: DagsterDev, site: dict[str, Any], tmp_path: Path
+) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("Debian's chromium is not installed (`apt-get install chromium`; .ci/run does)")
@@ -321,8 +319,70 @@ def test_ui_shows_the_assets_and_the_partitions(dagster_dev: DagsterDev, tmp_pat
             page.wait_for_timeout(1000)  # let the metadata table settle for the picture
             partitions = page.inner_text("body")
             page.screenshot(path=str(ARTIFACTS / "e2e-ui-partitions.png"), full_page=True)
+
+            # ast_metadata's partition page: how repo-00 stands, totals first, then this
+            # run, then the quarantine reasons and where to find the files.
+            page.goto(
+                f"{dagster_dev.url}/assets/ast_metadata?view=partitions&partition=repo-00",
+                wait_until="domcontentloaded",
+            )
+            page.get_by_text("Latest materialization").first.wait_for()
+            page.get_by_text("files_extracted").first.wait_for()
+            page.get_by_text("quarantine list --repo repo-00").first.wait_for()
+            page.wait_for_timeout(1000)
+            standing = page.inner_text("body")
+            page.screenshot(path=str(ARTIFACTS / "e2e-ui-partition-page.png"), full_page=True)
+
+            # Its Checks tab: the three checks, by the names the README gives.
+            page.goto(f"{dagster_dev.url}/assets/ast_metadata?view=checks",
+                      wait_until="domcontentloaded")  # fmt: skip
+            for name in CHECKS:
+                page.get_by_text(name).first.wait_for()
+            page.wait_for_timeout(1000)
+            checks_tab = page.inner_text("body")
+            page.screenshot(path=str(ARTIFACTS / "e2e-ui-checks.png"), full_page=True)
         finally:
             browser.close()
 
     assert catalog.count(f"{N_REPOS} partitions") == len(ASSETS)
     assert all(f"repo-{i:02d}" in partitions for i in range(N_REPOS))
+    assert_partition_page_reads_well(standing, site)
+    assert "No checks defined" not in checks_tab
+    assert all(name in checks_tab for name in CHECKS)
+    assert "ast_metadata_" not in checks_tab  # the names read without the asset's prefix
+
+
+def number(n: int) -> str:
+    """``n`` as the UI may print it: 5998 or 5,998."""
+    return rf"(?:{n}|{n:,})"
+
+
+def assert_partition_page_reads_well(text: str, site: dict[str, Any]) -> None:
+    """What a user reads on ast_metadata's page for repo-00: the totals now, in order, before
+    this run's changes, and the quarantine reasons with a pointer to the files."""
+    store = Store(load_settings(site["config"]).store)
+    totals = dict(store.query("SELECT state, count(*) FROM ast_files WHERE repo = 'repo-00' "
+                              "GROUP BY 1"))  # fmt: skip
+    [(functions, classes)] = store.query(
+        "SELECT sum(function_count), sum(class_count) FROM extracted_files WHERE repo = 'repo-00'"
+    )
+    expected = [
+        ("files_extracted", totals["extracted"]),
+        ("files_quarantined", totals["quarantined"]),
+        ("files_excluded", totals["excluded"]),
+        ("files_deleted", 0),
+        ("functions", functions),
+        ("classes", classes),
+    ]
+    positions = []
+    for label, value in expected:
+        found = re.search(rf"{label}\s+{number(value)}\b", text)
+        assert found, (label, value, text[:3000])
+        positions.append(found.start())
+    assert positions == sorted(positions)  # the totals come first, in this order
+    # then what this run changed, then the quarantine
+    assert positions[-1] < text.index("this_run") < text.index("quarantine_reasons")
+    for reason in ("invalid_json", "not_object"):
+        assert reason in text
+    assert "snake-pipe quarantine list --repo repo-00" in text
+    assert "javascript" in text  # the languages table
