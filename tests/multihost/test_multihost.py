@@ -22,10 +22,13 @@ from typing import Any
 import pytest
 
 from snake_pipe_core import Store, ingest_repository, load_settings
+from snake_pipe_core.journal.postgres import PostgresJournal
 from tests.conftest import ROOT
+from tests.e2e.change_site import start_change_sensor
 from tests.e2e.harness import free_port, wait_for
+from tests.fixtures.asts import clang, dumps, estree
 from tests.fixtures.backfill import BAD, repo_files, write_repos
-from tests.multihost.cluster import Cluster
+from tests.multihost.cluster import BIN, Cluster
 from tests.services import postgres_bin, postgres_server, redis_server
 
 pytestmark = [
@@ -60,7 +63,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             f'store = "ducklake:postgres:{pg.dsn("snake")}"\n'
             f'store_data = "{shared / "data"}/"\n'
             f'repo_roots = ["{shared / "ast"}"]\n'
-            "workers = 1\n",
+            "workers = 1\n"
+            # the change journal beside the catalog: the watcher's host and the daemon's share it
+            f'[watch]\njournal = "postgres:{pg.dsn("snake")}"\nsettle_s = 0.1\n',
             encoding="utf-8",
         )
         cluster = Cluster(base, pg, redis, config, shared)
@@ -159,12 +164,16 @@ def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
-def reference(cluster: Cluster, tmp_path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """A fresh ingest of the same repositories, one after another, into an embedded store."""
+def reference(
+    cluster: Cluster, tmp_path: Path, repos: set[str] | None = None
+) -> dict[str, list[tuple[Any, ...]]]:
+    """A fresh ingest of the same repositories (or of ``repos``), one after another, into an
+    embedded store."""
     settings = load_settings(cluster.config, env={})
     ref = Store(tmp_path / "reference")
     for root in sorted((cluster.shared / "ast").iterdir()):
-        ingest_repository(root, store=ref, settings=settings, repo=root.name, workers=2)
+        if repos is None or root.name in repos:
+            ingest_repository(root, store=ref, settings=settings, repo=root.name, workers=2)
     return snapshot(ref)
 
 
@@ -307,3 +316,85 @@ def test_config_check_finds_every_part_of_the_profile(cluster: Cluster) -> None:
     assert out.returncode == 1
     broker = {c["name"]: c for c in json.loads(out.stdout)}["celery broker"]
     assert not broker["ok"] and "SNAKE_PIPE_CELERY_BROKER" in broker["detail"]
+
+
+def change_repos(root: Path) -> None:
+    """Changes a watcher must see: new files (one of them bad), rewritten ones, deletions, and
+    a folder moved within its repository."""
+    five, six = root / "repo-05", root / "repo-06"
+    (five / "new").mkdir()
+    for k in range(30):
+        (five / "new" / f"n{k}.js.ast.json").write_bytes(dumps(estree(2) | {"end": 900_000 + k}))
+    (five / "new" / "bad.js.ast.json").write_bytes(b'{"type": "Program", "body": [')
+    for j in range(10):
+        (five / f"src/m{j}/app.js.ast.json").write_bytes(dumps(estree(3) | {"end": 800_000 + j}))
+    for j in range(20):
+        (five / f"go/g{j}.go.ast.json").unlink()
+    os.rename(six / "py" / "p0", six / "py" / "moved0")
+    for k in range(5):
+        (six / f"added{k}.c.ast.json").write_bytes(dumps(clang() | {"id": f"0x{700_000 + k:x}"}))
+
+
+def test_the_watcher_on_the_file_host_feeds_the_sensor_on_the_daemon_host(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    settings = load_settings(cluster.config, env={})
+    assert settings.journal_dsn is not None
+    journal = PostgresJournal(settings.journal_dsn)
+    files_host = cluster.host("files-host")
+    files_host.start("watcher", [str(BIN / "snake-pipe"), "watch"])
+
+    def beating() -> str | None:
+        status = journal.watcher_status()
+        return status.host if status is not None and status.age() < 10 else None
+
+    assert wait_for("the watcher on files-host to beat", beating, timeout=120) == "files-host"
+    start_change_sensor(cluster)  # type: ignore[arg-type]
+    store = Store(cluster.store)
+    changed_repos = {"repo-05", "repo-06"}
+    # Its watches are in place once its start-up rescan of every repository is recorded.
+    wait_for("the watcher's start-up rescan", lambda: journal.last_seq() >= N_REPOS, timeout=120)
+    change_repos(cluster.shared / "ast")
+    changed_at = time.monotonic()
+    want = reference(cluster, tmp_path, changed_repos)
+
+    def live(got: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
+        """The changed repositories' rows, without files that are gone (a fresh ingest never
+        saw them; the store keeps them as ``deleted``)."""
+        return {
+            view: [row for row in rows if row[0] in changed_repos and "deleted" not in row[2:4]]
+            for view, rows in got.items()
+        }
+
+    wait_for("the store to equal the changed repositories",
+             lambda: live(snapshot(store)) == want, timeout=600, every=2)  # fmt: skip
+    converged_s = time.monotonic() - changed_at
+    deleted = store.query(
+        "SELECT repo, path FROM ast_files WHERE state = 'deleted' AND repo IN (?, ?) ORDER BY ALL",
+        ["repo-05", "repo-06"],
+    )
+    assert deleted == sorted(
+        [("repo-05", f"go/g{j}.go.ast.json") for j in range(20)]
+        + [("repo-06", "py/p0/mod.py.ast.json")]
+    )
+    lease = journal.consumer_lease()
+    assert lease is not None and lease[2] == "daemon-host", lease  # the sensor consumes
+    status = journal.watcher_status()
+    assert status is not None and status.host == "files-host"
+    hosts = {
+        host
+        for (host,) in store.query(
+            "SELECT DISTINCT host FROM runs WHERE repo IN ('repo-05', 'repo-06') "
+            "AND trigger LIKE 'dagster:%' AND status = 'succeeded'"
+        )
+    }
+    assert hosts and hosts <= set(WORKERS), hosts  # the runs ran on the worker hosts
+    by_sensor = {"tags": [{"key": "dagster/sensor_name", "value": "ast_change_sensor"}]}
+    sensor_runs = cluster.graphql(RUNS, {"filter": by_sensor})["runsOrError"]["results"]
+    assert sensor_runs and {"repo-05", "repo-06"} <= {
+        t["value"] for r in sensor_runs for t in r["tags"] if t["key"] == "dagster/partition"
+    }
+    journal.close()
+    report = {"seconds_change_to_store": round(converged_s, 1), "sensor_runs": len(sensor_runs)}
+    (ARTIFACTS / "multihost-change-path.json").write_text(json.dumps(report) + "\n")
+    print(f"\nchanges on files-host reached the store via the daemon host in {converged_s:.1f} s")
