@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 
 from snake_pipe_core.cli.output import safe
@@ -175,3 +176,32 @@ def test_a_terminal_gets_a_progress_bar_and_a_pipe_does_not(
         piped = proc.stdout.read().decode()
     assert b"100%" in drawn and b"20/20" in drawn and b"ETA" in drawn
     assert "20 extracted" in piped and "%" not in piped and "\x1b" not in piped
+
+
+@pytest.mark.unit
+def test_every_option_of_every_command_has_help() -> None:
+    from snake_pipe_core.cli import cli
+
+    def options(command: click.Command, path: str) -> list[tuple[str, str]]:
+        found = [(path, p.opts[0]) for p in command.params if isinstance(p, click.Option)]
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                found += options(sub, f"{path} {name}")
+        return found
+
+    everything = options(cli, "snake-pipe")
+    assert len(everything) > 40
+    lacking = [
+        (path, opt)
+        for path, opt in everything
+        if not next(p for p in _command(cli, path).params if p.opts[0] == opt).help
+    ]
+    assert lacking == []
+
+
+def _command(root: click.Command, path: str) -> click.Command:
+    command = root
+    for name in path.split()[1:]:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    return command
