@@ -20,6 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 
 from ..analysis import AnalysisSettings, Analyzer, FileRead, WorkItem
+from ..analysis.beneath import forget_folder
 from ..hashes import KnownHashes
 from ..models import FileVerdict
 from .lifeline import die_with
@@ -64,8 +65,11 @@ def _analyze_chunk(items: list[WorkItem]) -> Results:
     analyzer = _worker_analyzer
     assert analyzer is not None, "worker not initialised"
     results = Results()
-    for item in items:
-        results.add(analyzer.analyze_file(_worker_root, item))
+    try:
+        for item in items:
+            results.add(analyzer.analyze_file(_worker_root, item))
+    finally:
+        forget_folder()
     return results
 
 
@@ -168,7 +172,10 @@ class Executor:
         """A few files in this process: read and hash them all, ask for just their hashes
         (one query instead of every hash of the store), then analyse what is new."""
         analyzer = Analyzer(self.settings)
-        reads = [analyzer.read_file(self.root, item) for item in items]
+        try:
+            reads = [analyzer.read_file(self.root, item) for item in items]
+        finally:
+            forget_folder()
         digests = [r.digest.hex() for r in reads if isinstance(r, FileRead)]
         if digests and self.settings.reuse:
             analyzer.known_hashes = self.known_hashes(digests)
@@ -182,11 +189,15 @@ class Executor:
     def _run_inline(self, items: Iterable[WorkItem], known: KnownHashes) -> Iterator[Results]:
         analyzer = Analyzer(self.settings, known)
         chunk = Results()
-        for item in items:
-            chunk.add(analyzer.analyze_file(self.root, item))
-            if len(chunk) >= self.tuning.chunk_files:
-                yield chunk
-                chunk = Results()
+        try:
+            for item in items:
+                chunk.add(analyzer.analyze_file(self.root, item))
+                if len(chunk) >= self.tuning.chunk_files:
+                    forget_folder()  # nothing held while the caller commits
+                    yield chunk
+                    chunk = Results()
+        finally:
+            forget_folder()
         if chunk:
             yield chunk
 
