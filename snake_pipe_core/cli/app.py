@@ -23,6 +23,7 @@ __all__ = [
     "REASON",
     "SnakePipeGroup",
     "json_option",
+    "our_words",
     "run",
     "settings_of",
     "store_options",
@@ -130,11 +131,22 @@ def settings_of(ctx: click.Context, *, workers: int | None = None) -> Settings:
 
 
 # DuckDB's advice names flags of its own CLI, which snake-pipe does not have.
-_FOREIGN_ADVICE = re.compile(r"\s*See also https?://\S+|[^.\n]*-readonly parameter[^.\n]*\.?")
+_FOREIGN_ADVICE = re.compile(
+    r"\s*See also https?://\S+"
+    r"|\s*However, you would be able to open this database in read-only mode[^\n]*?"
+    r"-readonly parameter in the CLI\.?"
+)
 
 
-def _our_words(e: BaseException) -> str:
-    return _FOREIGN_ADVICE.sub("", str(e)).strip()
+def our_words(e: BaseException) -> str:
+    """An error's text without advice about tools snake-pipe does not have."""
+    text = _FOREIGN_ADVICE.sub("", str(e)).strip()
+    if "Conflicting lock" in text:
+        text += (
+            " (another process has this DuckDB file open for writing; snake-pipe's own "
+            "store is read beside its writers with `snake-pipe sql` or connect_readonly())"
+        )
+    return text
 
 
 def run(group: click.Group, argv: Sequence[str] | None) -> int:
@@ -154,13 +166,13 @@ def run(group: click.Group, argv: Sequence[str] | None) -> int:
         error("interrupted")
         return 130
     except ConfigError as e:
-        error(_our_words(e))
+        error(our_words(e))
         return EXIT_USAGE
     except StoreError as e:
-        error(_our_words(e))
+        error(our_words(e))
         return EXIT_STORE
     except SnakePipeError as e:
-        error(_our_words(e))
+        error(our_words(e))
         return EXIT_FAILED
     except KeyboardInterrupt:
         error("interrupted; committed batches are kept, run again to resume")

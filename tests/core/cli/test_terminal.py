@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 import pytest
 
+from snake_pipe_core.cli.app import our_words
 from snake_pipe_core.cli.output import safe
 from tests.conftest import MakeRepo
 
@@ -205,3 +206,17 @@ def _command(root: click.Command, path: str) -> click.Command:
         assert isinstance(command, click.Group)
         command = command.commands[name]
     return command
+
+
+@pytest.mark.unit
+def test_duckdb_advice_about_its_own_cli_is_not_passed_on() -> None:
+    message = (
+        'IO Error: Could not set lock on file "/s/x.duckdb": Conflicting lock is held in '
+        "/usr/bin/python3 (PID 42). However, you would be able to open this database in "
+        "read-only mode, e.g. by using the -readonly parameter in the CLI. See also "
+        "https://duckdb.org/docs/stable/connect/concurrency"
+    )
+    said = our_words(Exception(message))
+    assert "-readonly" not in said and "See also" not in said
+    assert said.startswith('IO Error: Could not set lock on file "/s/x.duckdb": Conflicting lock')
+    assert "snake-pipe sql" in said
