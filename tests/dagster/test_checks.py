@@ -37,8 +37,10 @@ def test_all_checks_pass_on_a_good_store(project: Project, instance: dg.DagsterI
     assert set(evaluations) == {RATE, VERDICT, DISK}
     assert all(e.passed for e in evaluations.values())
     assert meta(evaluations[RATE])["quarantine_rate"] == 0
-    assert meta(evaluations[VERDICT])["manifest_rows"] == 8
-    assert meta(evaluations[DISK])["sampled"] == meta(evaluations[DISK])["matched"] == 7
+    assert meta(evaluations[VERDICT])["manifest_rows"] == "8"
+    assert meta(evaluations[DISK])["sample"] == {"sampled": 7, "matched": 7, "pending": 0}
+    assert meta(evaluations[DISK])["match_rate"] == 1.0
+    assert meta(evaluations[RATE])["files"] == {"quarantined": 0, "live": 7}
     # Each check result is recorded against the partition's assets.
     for e in evaluations.values():
         assert e.partition == "webapp"
@@ -148,7 +150,9 @@ def test_disk_check_treats_ordinary_edits_as_pending(
     disk = checks(materialize_repo(project, instance, "webapp", checks_only=True))[DISK]
 
     assert disk.passed
-    assert (meta(disk)["pending"], meta(disk)["matched"], meta(disk)["mismatched"]) == (2, 5, 0)
+    sample = meta(disk)["sample"]
+    assert (sample["pending"], sample["matched"], meta(disk)["mismatched"]) == (2, 5, 0)
+    assert meta(disk)["match_rate"] == 1.0  # pending files are not mismatches
 
 
 def test_disk_check_fails_for_a_repository_never_ingested(
