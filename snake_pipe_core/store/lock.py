@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import RepositoryBusy, StoreError
 
-__all__ = ["repo_lock"]
+__all__ = ["repo_lock", "setup_lock"]
 
 log = logging.getLogger(__name__)
 _POLL_S = 0.05
@@ -40,6 +40,27 @@ def repo_lock(folder: Path, repo: str, *, timeout: float | None = None) -> Itera
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+@contextmanager
+def setup_lock(folder: Path) -> Iterator[None]:
+    """Hold this host's lock on setting the store up (``<folder>/locks/.setup.lock``) while a
+    writer attaches, creates or upgrades it: two first runs at once otherwise race inside
+    DuckLake while both write the new catalog's first rows (an internal error in one of
+    them, seen with two sensor runs on a new store). Held for well under a second, once a
+    process; never by readers."""
+    locks = folder / "locks"
+    try:
+        locks.mkdir(parents=True, exist_ok=True)
+        fd = os.open(locks / ".setup.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except OSError as e:
+        raise StoreError(f"cannot create the store's setup lock in {locks}: "
+                         f"{e.strerror or e}") from e  # fmt: skip
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _acquire(fd: int, path: Path, repo: str, timeout: float | None) -> None:

@@ -34,6 +34,7 @@ from ..processes import host_name, pid_alive
 from .faults import as_store_error, is_full
 from .lake import in_transaction, open_lake, release_catalog, retry_stats
 from .location import CATALOG_ALIAS, StoreLocation
+from .lock import setup_lock
 from .schema import DATA_INLINING_ROW_LIMIT, MIGRATIONS, SCHEMA_VERSION, VIEWS
 
 __all__ = ["ManifestRow", "QuarantineHistory", "RunStart", "Store", "utcnow"]
@@ -149,21 +150,29 @@ class Store:
                 return writer
             if read_only and (found := _instances.get((self.location, True))) is not None:
                 return found
-            con = open_lake(self.location, read_only=read_only)
-            try:
-                if read_only:
-                    _check_schema(con, self.location)
-                else:
-                    _migrate(con, self.location)
-            except duckdb.Error as e:
-                con.close()
-                raise self._fault(e) from e
-            except BaseException:
-                con.close()
-                raise
+            if read_only:
+                con = self._set_up(read_only=True)
+            else:
+                with setup_lock(self.location.local_state()):
+                    con = self._set_up(read_only=False)
             instance = _Instance(con, read_only)
             _instances[(self.location, read_only)] = instance
             return instance
+
+    def _set_up(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        con = open_lake(self.location, read_only=read_only)
+        try:
+            if read_only:
+                _check_schema(con, self.location)
+            else:
+                _migrate(con, self.location)
+        except duckdb.Error as e:
+            con.close()
+            raise self._fault(e) from e
+        except BaseException:
+            con.close()
+            raise
+        return con
 
     def open(self, *, read_only: bool = False) -> "Store":
         """Open (a writer: create or upgrade) the store now, so that a store that cannot be

@@ -155,6 +155,27 @@ def test_four_concurrent_ingests_and_two_readers(make_repo: MakeRepo, tmp_path: 
     assert store.query("SELECT status, count(*) FROM runs GROUP BY 1") == [("succeeded", 5)]
 
 
+def test_first_ingests_at_once_set_a_new_store_up_once(make_repo: MakeRepo, tmp_path: Path) -> None:
+    """Four first runs into a store that does not exist yet: the one that sets it up goes
+    first (without that, DuckLake failed inside one of them while both wrote the new catalog's
+    first rows, or a process hung)."""
+    roots = [make_repo(f"n{i}", corpus(40, seed=30 + i)) for i in range(4)]
+    for attempt in range(3):
+        target = tmp_path / f"new-store-{attempt}"
+        procs = [
+            subprocess.Popen(cli("ingest", str(r), "--store", str(target), "--json",
+                                 "--workers", "1"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for r in roots
+        ]  # fmt: skip
+        for p in procs:
+            out, err = p.communicate(timeout=300)
+            assert p.returncode == 0, err
+            assert json.loads(out)["status"] == "succeeded"
+        counts = Store(target).query("SELECT repo, count(*) FROM ast_files GROUP BY 1 ORDER BY 1")
+        assert counts == [(f"n{i}", 40) for i in range(4)]
+
+
 def test_sigkill_at_random_moments_with_concurrent_writers(
     make_repo: MakeRepo, tmp_path: Path
 ) -> None:
