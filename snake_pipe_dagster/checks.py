@@ -20,12 +20,14 @@ name), and the sidebar and run timeline show the name alone:
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from snake_pipe_core import Store
+from snake_pipe_core.analysis.beneath import Refused, forget_folder, open_beneath
 from snake_pipe_core.guard import GuardState, Refusal
 
 from .assets import AST_METADATA
@@ -198,8 +200,9 @@ def hashes_match_disk_check(
         [repo, HASH_SAMPLE_SIZE],
     )
     matched, pending, mismatched = 0, 0, []
+    real_root = os.path.realpath(root)
     for path, size, mtime_ns, content_hash in sample:
-        outcome = _compare(root / path, size, mtime_ns, content_hash)
+        outcome = _compare(real_root, path, size, mtime_ns, content_hash)
         if outcome == "matched":
             matched += 1
         elif outcome == "pending":
@@ -244,18 +247,27 @@ def _refused(refusal: Refusal) -> dg.AssetCheckResult:
     )
 
 
-def _compare(path: Path, size: int, mtime_ns: int, content_hash: str) -> str:
-    """``matched``, ``pending`` (changed or gone since the last run) or ``mismatched``."""
+def _compare(root: str, path: str, size: int, mtime_ns: int, content_hash: str) -> str:
+    """``matched``, ``pending`` (changed or gone since the last run) or ``mismatched``. Read
+    as the ingest reads: beneath the root, never through a symlink out of it, never blocking
+    on something that is not a regular file."""
     try:
-        with path.open("rb") as f:
-            st = os.fstat(f.fileno())
-            if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+        fd = open_beneath(root, path)
+    except (Refused, OSError):
+        return "pending"
+    try:
+        with open(fd, "rb", closefd=False) as f:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
                 return "pending"
             digest = hashlib.sha256()
             while chunk := f.read(_READ_CHUNK):
                 digest.update(chunk)
     except OSError:
         return "pending"
+    finally:
+        os.close(fd)
+        forget_folder()
     return "matched" if digest.hexdigest() == content_hash else "mismatched"
 
 
