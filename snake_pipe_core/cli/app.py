@@ -2,8 +2,10 @@
 exit codes and messages in snake-pipe's own words."""
 
 import difflib
+import json
 import logging
 import re
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -150,9 +152,20 @@ def our_words(e: BaseException) -> str:
 
 
 def run(group: click.Group, argv: Sequence[str] | None) -> int:
-    """Run the command line; every outcome is an exit code (see the README)."""
+    """Run the command line; every outcome is an exit code (see the README). With ``--json``
+    an error is also a JSON document on stdout, ``{"error": …, "kind": …, "exit_code": …}``,
+    so that a script reading stdout learns what happened."""
+    args = list(sys.argv[1:] if argv is None else argv)
+
+    def failed(e: BaseException, kind: str, code: int) -> int:
+        message = our_words(e)
+        error(message)
+        if "--json" in args:
+            click.echo(json.dumps({"error": message, "kind": kind, "exit_code": code}))
+        return code
+
     try:
-        result = group.main(args=argv, prog_name="snake-pipe", standalone_mode=False)
+        result = group.main(args=args, prog_name="snake-pipe", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as e:
         click.echo(e.ctx.get_help() if e.ctx else str(e), err=True)
         return EXIT_USAGE
@@ -166,14 +179,11 @@ def run(group: click.Group, argv: Sequence[str] | None) -> int:
         error("interrupted")
         return 130
     except ConfigError as e:
-        error(our_words(e))
-        return EXIT_USAGE
+        return failed(e, "config", EXIT_USAGE)
     except StoreError as e:
-        error(our_words(e))
-        return EXIT_STORE
+        return failed(e, "store", EXIT_STORE)
     except SnakePipeError as e:
-        error(our_words(e))
-        return EXIT_FAILED
+        return failed(e, "failed", EXIT_FAILED)
     except KeyboardInterrupt:
         error("interrupted; committed batches are kept, run again to resume")
         return 130

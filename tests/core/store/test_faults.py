@@ -93,6 +93,9 @@ def test_a_damaged_store_exits_3_and_says_what_to_do(
         assert str(store) in out.stderr, out.stderr
         if args[0] == "ingest":  # status words its own reading failures (cli/status.py)
             assert "damaged" in out.stderr and "backup" in out.stderr, out.stderr
+        if "--json" in args:  # a script reading stdout learns it too
+            doc = json.loads(out.stdout)
+            assert (doc["kind"], doc["exit_code"]) == ("store", 3) and "damaged" in doc["error"]
 
 
 def test_the_store_api_raises_store_damaged(make_repo: MakeRepo, tmp_path: Path) -> None:
