@@ -54,8 +54,11 @@ def setup_lock(folder: Path) -> Iterator[None]:
         locks.mkdir(parents=True, exist_ok=True)
         fd = os.open(locks / ".setup.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     except OSError as e:
-        raise StoreError(f"cannot create the store's setup lock in {locks}: "
-                         f"{e.strerror or e}") from e  # fmt: skip
+        # No lock can live there (a file where the store's folder should be, read-only
+        # media): attaching will say precisely what is wrong with the store itself.
+        log.debug("no setup lock in %s (%s)", locks, e)
+        yield
+        return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -123,7 +123,15 @@ def maintain(store: Store, *, keep_snapshots_days: float = 7.0) -> MaintenanceRe
              f"older_than => now() - INTERVAL '{ORPHAN_AGE}')"),
         ):  # fmt: skip
             log.info("store maintenance: %s", step)
-            deleted = in_transaction(con, partial(_call, sql=sql), what=step)
+            try:
+                deleted = in_transaction(con, partial(_call, sql=sql), what=step)
+            except duckdb.IOException as e:
+                if "No such file or directory" not in str(e):
+                    raise
+                # A writer merging its small files meanwhile deleted one DuckLake listed:
+                # nothing to delete there; the next maintenance deletes whatever is left.
+                log.info("store maintenance: %s: a file went meanwhile (%s)", step, e)
+                continue
             report.deleted_files += len(deleted)
         report.files_after = table_files(con)
         report.snapshots_after = _snapshots(con)

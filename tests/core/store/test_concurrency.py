@@ -309,10 +309,12 @@ def test_maintenance_under_load_changes_no_answer(make_repo: MakeRepo, tmp_path:
             for r in roots
         ]  # fmt: skip
         reports = []
-        while any(p.poll() is None for p in procs):
-            reports.append(maintain(store, keep_snapshots_days=0))
-        for p in procs:
-            _, err = p.communicate(timeout=300)
+        try:
+            while any(p.poll() is None for p in procs):
+                reports.append(maintain(store, keep_snapshots_days=0))
+        finally:
+            errors = [p.communicate(timeout=300)[1] for p in procs]  # pipes closed whatever
+        for p, err in zip(procs, errors, strict=True):
             assert p.returncode == 0, err
         reports.append(maintain(store, keep_snapshots_days=0))
     assert all(r["ok"] for r in reads(outs[0]))
