@@ -44,6 +44,14 @@ class Measured:
     noted: tuple[dict[str, Any], ...] = ()
 
 
+def _line(value: object) -> int | None:
+    """A source line as the store keeps it (a 64-bit integer), or None: a tree that records
+    something else there (a list, a float, ``true``) has no span we can trust."""
+    if type(value) is int and -(2**63) <= value < 2**63:
+        return value
+    return None
+
+
 def walk_all_fields(root: Any, type_key: str) -> Measured:
     """Walk a tree whose children are *any* field holding an object or a list of objects
     (ESTree, Babel, Python ``ast``). A node is an object whose ``type_key`` holds a string;
@@ -198,7 +206,7 @@ class AstFormat:
         }
         for k, delta in self.adjust(root, m).items():
             counts[k] = max(0, counts[k] + delta)
-        start, end = self.span(root)
+        start, end = (_line(v) for v in self.span(root))
         return AstMetadata(
             format=self.name,
             declared_language=declared_language,

@@ -15,6 +15,7 @@ import pytest
 from snake_pipe_core.analysis import AnalysisSettings, Analyzer
 from snake_pipe_core.analysis.native import native_status
 from snake_pipe_core.formats import AstFormat, FormatRegistry
+from snake_pipe_core.models import FileVerdict
 from tests.conftest import ROOT
 from tests.core.analysis.conftest import Compare, analyzers, compare_paths, needs_native
 from tests.fixtures import asts
@@ -238,10 +239,22 @@ def test_envelopes(compare: Compare, envelope: dict[str, Any], ast_first: bool) 
         [{"_type": "Pass", "lineno": 1, "end_lineno": 2.5}],
         [{"_type": "A", "lineno": 1}, {"_type": "B", "end_lineno": 9}],
         [{"_type": "A", "lineno": 1}, [{"_type": "B", "end_lineno": 9}]],
+        # what a span must not become (found by the fuzz test: the Python path kept a list)
+        [{"_type": "Pass", "lineno": [], "end_lineno": {"a": 1}}],
+        [{"_type": "Pass", "lineno": True, "end_lineno": 2**70}],
+        [{"_type": "Pass", "lineno": 3.0, "end_lineno": -1}],
     ],
 )
 def test_python_spans(compare: Compare, body: list[Any]) -> None:
-    compare(dumps({"language": "python", "ast": {"_type": "Module", "body": body}}))
+    _, verdict = compare(dumps({"language": "python", "ast": {"_type": "Module", "body": body}}))
+    assert_lines(verdict)
+
+
+def assert_lines(verdict: FileVerdict) -> None:
+    """A span is a 64-bit integer or nothing, whatever the tree holds there."""
+    if verdict.metadata is not None:
+        for line in (verdict.metadata.span_start_line, verdict.metadata.span_end_line):
+            assert line is None or (type(line) is int and abs(line) < 2**63), line
 
 
 @pytest.mark.parametrize(
@@ -253,10 +266,14 @@ def test_python_spans(compare: Compare, body: list[Any]) -> None:
         {"end": {"column": 3, "line": 7}, "start": {"column": 0, "line": 2}},
         [1, 2],
         None,
+        {"start": {"line": [1]}, "end": {"line": {"n": 2}}},
+        {"start": {"line": 1.5}, "end": {"line": 2**64}},
     ],
 )
 def test_estree_spans(compare: Compare, loc: Any) -> None:
-    compare(dumps({"type": "Program", "loc": loc, "body": [{"type": "X", "loc": loc}]}))
+    doc = {"type": "Program", "loc": loc, "body": [{"type": "X", "loc": loc}]}
+    _, verdict = compare(dumps(doc))
+    assert_lines(verdict)
 
 
 def test_configured_generic_formats(compare: Compare) -> None:
