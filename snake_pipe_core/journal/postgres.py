@@ -125,9 +125,13 @@ class PostgresJournal:
         self._lock = threading.Lock()
         self._con: Any = None
         with self._tx() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", [_SETUP_KEY])
-            for statement in _DDL:
-                cur.execute(statement)
+            # Set up once: the sensor opens the journal every tick, and a CREATE INDEX, even
+            # IF NOT EXISTS, would lock the watcher's appends out for its moment.
+            cur.execute("SELECT to_regclass(%s)", [f"{SCHEMA}.meta"])
+            if cur.fetchone()[0] is None:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", [_SETUP_KEY])
+                for statement in _DDL:
+                    cur.execute(statement)
             cur.execute(
                 f"INSERT INTO {SCHEMA}.meta VALUES ('journal_id', %s), ('compacted_upto', '0'), "
                 "('last_seq', '0'), ('schema_version', %s) ON CONFLICT (key) DO NOTHING",
