@@ -215,7 +215,8 @@ def test_sigkill_at_random_moments_with_concurrent_writers(
                 stderr=subprocess.DEVNULL,
             )
             if attempt % 2:
-                # after this run's first commit, plus a random delay
+                # just after this run's first commit (a run of these files lasts about a
+                # second on a fast machine: a longer delay may find it finished)
                 deadline = time.monotonic() + 30
                 while proc.poll() is None and time.monotonic() < deadline:
                     committed = Store(target).query(
@@ -224,7 +225,7 @@ def test_sigkill_at_random_moments_with_concurrent_writers(
                     if {r for (r,) in committed} - known:
                         break
                     time.sleep(0.02)
-                time.sleep(rng.uniform(0, 1.0))
+                time.sleep(rng.uniform(0, 0.1))
             else:
                 time.sleep(rng.uniform(0.1, 1.5))  # any moment: start-up, walk, pool, commit
             if proc.poll() is None:
