@@ -434,10 +434,12 @@ def _check_schema(con: duckdb.DuckDBPyConnection, location: StoreLocation) -> No
 
 
 def _schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    # From DuckLake's own catalog tables, not duckdb_tables(): listing tables asks DuckLake
+    # for every table's statistics, which fails inside it ("GetValueInternal on a value that
+    # is NULL") while another process gives a new store's tables their first rows (CI).
     exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
-        "AND table_name = 'schema_migrations'",
-        [CATALOG_ALIAS],
+        f"SELECT count(*) FROM __ducklake_metadata_{CATALOG_ALIAS}.ducklake_table "
+        "WHERE table_name = 'schema_migrations' AND end_snapshot IS NULL"
     ).fetchall()[0][0]
     if not exists:
         return 0
