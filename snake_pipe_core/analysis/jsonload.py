@@ -28,6 +28,9 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 _ORJSON_MAX_DEPTH = 1024
 _WS = re.compile(r"[ \t\n\r]*")
+# Strings are matched whole so that brackets inside them are not counted; an unterminated
+# string (a truncated document) runs to the end of the text.
+_BRACKET_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.S)
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 # NaN, Infinity and -Infinity are not JSON, but Python's json writes and reads them; accepted
 # on every path (docs/decisions.md), so a document's verdict does not depend on its depth.
@@ -78,6 +81,10 @@ def parse_json(data: bytes, *, max_depth: int) -> Any:
         try:
             return _within(json.loads(text), data, max_depth)
         except json.JSONDecodeError as e:
+            if _nests_deeper_before(text, e.pos, max_depth):
+                raise JsonProblem(
+                    Reason.TOO_DEEP, f"nesting deeper than {max_depth} levels"
+                ) from None
             raise JsonProblem(Reason.INVALID_JSON, f"{e.msg}: {_line_col(text, e.pos)}") from None
         except RecursionError:
             pass
@@ -99,6 +106,26 @@ def _within(doc: Any, data: bytes, max_depth: int) -> Any:
         children = node.values() if isinstance(node, dict) else node
         stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
     return doc
+
+
+def _nests_deeper_before(text: str, end: int, max_depth: int) -> bool:
+    """Whether the valid prefix ``text[:end]`` opens more than ``max_depth`` nested arrays
+    or objects. The first problem in reading order is the one reported, as the scanner
+    does: ``json`` parses as deep as the interpreter's recursion limit allows, which is
+    above a small ``max_depth`` (and higher under some test runners), so a truncated, too
+    deep document would otherwise be ``invalid_json`` or ``too_deep`` depending on it."""
+    if end <= max_depth or text.count("[", 0, end) + text.count("{", 0, end) <= max_depth:
+        return False
+    depth = 0
+    for m in _BRACKET_OR_STRING.finditer(text, 0, end):
+        c = m.group()
+        if c == "[" or c == "{":
+            depth += 1
+            if depth > max_depth:
+                return True
+        elif c == "]" or c == "}":
+            depth -= 1
+    return False
 
 
 def _frame_depth() -> int:

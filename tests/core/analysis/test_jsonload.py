@@ -1,4 +1,5 @@
 import json
+import sys
 
 import pytest
 
@@ -143,3 +144,27 @@ def test_a_bound_below_orjsons_own_is_enforced() -> None:
     assert reason_of(data, max_depth=600)[0] is Reason.TOO_DEEP
     # brackets inside strings are no nesting
     assert parse_json(b'{"s": "' + b"[" * 900 + b'"}', max_depth=600) is not None
+
+
+@pytest.mark.parametrize("recursion_limit", [None, 100_000])
+@pytest.mark.parametrize("limit", [600, 1024])
+def test_too_deep_and_truncated_reports_the_first_problem(
+    limit: int, recursion_limit: int | None
+) -> None:
+    """A document nested past the bound and then cut short is ``too_deep``, the first problem
+    in reading order (as the native scanner says), whatever recursion limit the interpreter
+    runs with: ``json`` parses past a small bound when the limit allows it, as under
+    Hypothesis, which raises it (found by CI's fuzz stage)."""
+    old = sys.getrecursionlimit()
+    if recursion_limit is not None:
+        sys.setrecursionlimit(recursion_limit)
+    try:
+        assert reason_of(b"[" * (limit + 80), max_depth=limit)[0] is Reason.TOO_DEEP
+        data = b'[{"a":' * (limit // 2 + 40) + b'"b[[['
+        assert reason_of(data, max_depth=limit)[0] is Reason.TOO_DEEP
+        # brackets in a string are no nesting, and a shallow cut stays invalid_json
+        data = b'["' + b"[" * (limit + 80) + b'"'
+        assert reason_of(data, max_depth=limit)[0] is Reason.INVALID_JSON
+        assert reason_of(b"[" * (limit - 1), max_depth=limit)[0] is Reason.INVALID_JSON
+    finally:
+        sys.setrecursionlimit(old)
