@@ -118,9 +118,10 @@ class Analyzer:
         try:
             fd = open_beneath(root, item.path)
         except Refused as r:
-            return _quarantine(item.path, item.size, 0, None, r.reason, r.detail)
+            size, mtime = _stat_of(root, item)
+            return _quarantine(item.path, size, mtime, None, r.reason, r.detail)
         except OSError as e:
-            return _open_failure(item, e)
+            return _open_failure(item, e, *_stat_of(root, item))
         try:
             before = os.fstat(fd)
             size, mtime = before.st_size, before.st_mtime_ns
@@ -232,12 +233,24 @@ def _quarantine(
     return FileVerdict(path, size, mtime, digest, reason=reason, detail=detail)
 
 
-def _open_failure(item: WorkItem, e: OSError) -> FileVerdict:
+def _stat_of(root: str, item: WorkItem) -> tuple[int, int]:
+    """Size and mtime for the verdict of a file that could not be opened: what discovery
+    saw, or when it did not stat the file (a new one), what ``lstat`` says now, if anything."""
+    if item.size or item.ino:
+        return item.size, 0
+    try:
+        st = os.lstat(os.path.join(root, item.path))
+    except (OSError, ValueError):
+        return 0, 0
+    return st.st_size, st.st_mtime_ns
+
+
+def _open_failure(item: WorkItem, e: OSError, size: int, mtime: int) -> FileVerdict:
     if e.errno == errno.ENOENT:
-        return FileVerdict(item.path, item.size, 0, None, vanished=True)
+        return FileVerdict(item.path, size, mtime, None, vanished=True)
     if e.errno == errno.ELOOP:
-        return _quarantine(item.path, item.size, 0, None, Reason.SYMLINK_LOOP, str(e))
-    return _quarantine(item.path, item.size, 0, None, Reason.UNREADABLE, e.strerror or str(e))
+        return _quarantine(item.path, size, mtime, None, Reason.SYMLINK_LOOP, str(e))
+    return _quarantine(item.path, size, mtime, None, Reason.UNREADABLE, e.strerror or str(e))
 
 
 def _json_kind(doc: Any) -> str:

@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ..config import DiscoverySettings
@@ -151,6 +151,12 @@ class Walk:
     root: str
     rules: Rules
     subpaths: tuple[str, ...] | None = None
+    # Stored paths (:func:`storage_path`) the manifest holds. A regular file that is not
+    # among them, and that no rule excludes, is yielded without a stat: a new file is read
+    # anyway, and the read's own ``fstat`` gives its size and mtime (its entry has 0 for
+    # both, and no device or inode to check). On a first ingest that is one system call and
+    # a few microseconds of the coordinating process less per file.
+    known: Container[str] | None = None
     unreadable_dirs: list[str] = field(default_factory=list)
     dirs_walked: int = 0
 
@@ -166,6 +172,12 @@ class Walk:
         stack: list[str] = []
         if self.subpaths is None:
             stack.append("")
+        else:
+            yield from self._subpath_entries(root, prefix, stack)
+        yield from self._walk(root, prefix, stack)
+
+    def _subpath_entries(self, root: str, prefix: str, stack: list[str]) -> Iterator[ScanEntry]:
+        """The files among ``subpaths``; their folders go on ``stack``, to be walked."""
         for rel in self.subpaths or ():
             parts = rel.split("/")
             if any(
@@ -185,6 +197,8 @@ class Walk:
                     stack.append(rel)
             else:
                 yield self._classify(rel, parts[-1], full, st, prefix)
+
+    def _walk(self, root: str, prefix: str, stack: list[str]) -> Iterator[ScanEntry]:
         while stack:
             rel_dir = stack.pop()
             try:
@@ -196,6 +210,7 @@ class Walk:
                 self.unreadable_dirs.append(rel_dir)
                 continue
             self.dirs_walked += 1
+            known, exclusion = self.known, self.rules.exclusion
             with it:
                 for entry in it:
                     name = entry.name
@@ -204,6 +219,14 @@ class Walk:
                         if entry.is_dir(follow_symlinks=False):
                             if not self.rules.prune(name, rel):
                                 stack.append(rel)
+                            continue
+                        if (
+                            known is not None
+                            and entry.is_file(follow_symlinks=False)  # d_type: no syscall
+                            and storage_path(rel) not in known
+                            and exclusion(name, rel) is None
+                        ):
+                            yield ScanEntry(rel, 0, 0)
                             continue
                         st = entry.stat(follow_symlinks=False)
                     except OSError as e:

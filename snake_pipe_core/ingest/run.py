@@ -99,7 +99,7 @@ class _Commits:
 
     store: Store
     summary: IngestSummary
-    commit_files: int = 5000
+    commit_files: int = 50_000
     commit_seconds: float = 2.0
     planned: int = 0
     done: int = 0
@@ -342,6 +342,7 @@ def _ingest(
     run_id, manifest = store.begin_run(
         repo, real_root, mode=mode, trigger=trigger, prefixes=prefixes, supersedes=supersedes
     )
+    walk.known = manifest  # files new to it are not statted: their read says size and mtime
     summary = IngestSummary(repo=repo, root=real_root, run_id=run_id)
     commits = _Commits(
         store, summary, commit_files=settings.commit.files, commit_seconds=settings.commit.seconds

@@ -148,6 +148,9 @@ class Executor:
         self.known_hashes = known_hashes
         self.tuning = tuning or BatchTuning()
         self.used_pool = False
+        # What the files analysed so far weigh on average (the first guess: 64 KB).
+        self._seen_files = self._seen_bytes = 0
+        self._mean_size = self.tuning.chunk_bytes // 32
 
     def run(self, items: Iterator[WorkItem]) -> Iterator[Results]:
         """Analyse every item; yields the results of chunks of them as they complete."""
@@ -156,7 +159,7 @@ class Executor:
         head_bytes = 0
         for item in items:
             head.append(item)
-            head_bytes += item.size
+            head_bytes += self._size(item)
             if len(head) >= t.pool_min_files or head_bytes >= t.pool_min_bytes:
                 break
         else:  # the whole job is small
@@ -201,17 +204,31 @@ class Executor:
         if chunk:
             yield chunk
 
+    def _size(self, item: WorkItem) -> int:
+        """The item's size, or for a file the walk did not stat (size 0, likely new) the
+        mean size of the files analysed so far: chunks of unknown files stay about
+        ``chunk_bytes`` big, so that big files are still spread over the workers."""
+        return item.size or self._mean_size
+
+    def _learn(self, results: Results) -> Results:
+        self._seen_files += len(results.rows)
+        self._seen_bytes += results.bytes_read
+        if self._seen_files:
+            self._mean_size = max(1, self._seen_bytes // self._seen_files)
+        return results
+
     def _chunks(self, head: list[WorkItem], rest: Iterator[WorkItem]) -> Iterator[list[WorkItem]]:
         t = self.tuning
         chunk: list[WorkItem] = []
         size = 0
         for source in (head, rest):
             for item in source:
-                if chunk and (size + item.size > t.chunk_bytes or len(chunk) >= t.chunk_files):
+                item_size = self._size(item)
+                if chunk and (size + item_size > t.chunk_bytes or len(chunk) >= t.chunk_files):
                     yield chunk
                     chunk, size = [], 0
                 chunk.append(item)
-                size += item.size
+                size += item_size
         if chunk:
             yield chunk
 
@@ -227,7 +244,7 @@ class Executor:
         max_chunks = 2 * self.workers
         try:
             for chunk in self._chunks(head, rest):
-                chunk_bytes = sum(i.size for i in chunk)
+                chunk_bytes = sum(map(self._size, chunk))
                 # Back-pressure: wait while too many chunks or bytes are in flight.
                 while inflight and (
                     len(inflight) >= max_chunks or inflight_bytes + chunk_bytes > t.inflight_bytes
@@ -235,13 +252,13 @@ class Executor:
                     done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                     for fut in done:
                         inflight_bytes -= inflight.pop(fut)
-                        yield fut.result()
+                        yield self._learn(fut.result())
                 inflight[pool.submit(_analyze_chunk, chunk)] = chunk_bytes
                 inflight_bytes += chunk_bytes
             while inflight:
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for fut in done:
                     inflight_bytes -= inflight.pop(fut)
-                    yield fut.result()
+                    yield self._learn(fut.result())
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

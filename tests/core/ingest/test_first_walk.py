@@ -1,0 +1,82 @@
+"""Files new to the manifest are not statted by the walk (issue 9: per-file cost in the
+coordinating process); their read's own ``fstat`` says what the store records."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from snake_pipe_core import Settings, Store, ingest_repository
+from snake_pipe_core.analysis import AnalysisSettings, Analyzer, WorkItem
+from snake_pipe_core.ingest.discovery import Rules, Walk
+from snake_pipe_core.models import Reason
+from tests.conftest import MakeRepo
+from tests.fixtures import asts
+
+pytestmark = pytest.mark.integration
+
+
+def on_disk(root: Path) -> dict[str, tuple[int, int]]:
+    out = {}
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            st = path.stat()
+            out[path.relative_to(root).as_posix()] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_new_files_are_recorded_with_the_size_and_mtime_of_their_read(
+    make_repo: MakeRepo, store: Store, settings: Settings, workers: int
+) -> None:
+    files = {f"d{i % 9}/f{i}.js.ast.json": asts.dumps(asts.estree(1 + i % 6)) for i in range(150)}
+    files["d1/big.js.ast.json"] = asts.dumps(asts.estree(4000))
+    files["empty.json"] = b""
+    files["d2/notes.txt"] = b"excluded by a rule, statted by the walk"
+    files["package.json"] = b"{}"
+    root = make_repo("repo", files)
+    first = ingest_repository(root, store=store, settings=settings, workers=workers)
+    assert (first.discovered, first.new) == (len(files), len(files))
+    stored = {
+        path: (size, mtime)
+        for path, size, mtime in store.query(
+            "SELECT path, size_bytes, mtime_ns FROM manifest WHERE repo = 'repo'"
+        )
+    }
+    assert stored == on_disk(root)
+    assert first.bytes_read == sum(
+        size
+        for path, (size, _) in stored.items()
+        if path.endswith(".ast.json") or path == "empty.json"
+    )
+    # what was recorded is what the next walk stats: nothing is read again
+    again = ingest_repository(root, store=store, settings=settings, workers=workers)
+    assert (again.unchanged, again.analysed, again.bytes_read) == (len(files), 0, 0)
+
+
+def test_the_walk_stats_only_what_the_manifest_knows_or_a_rule_excludes(
+    make_repo: MakeRepo, settings: Settings
+) -> None:
+    root = make_repo("repo", {"new.js.ast.json": b"{}", "known.js.ast.json": b"{}",
+                              "package.json": b"{}"})  # fmt: skip
+    walk = Walk(str(root.resolve()), Rules(settings.discovery), known={"known.js.ast.json"})
+    entries = {e.path: e for e in walk.entries()}
+    assert (entries["new.js.ast.json"].size, entries["new.js.ast.json"].ino) == (0, 0)
+    assert entries["known.js.ast.json"].size == 2 and entries["known.js.ast.json"].ino
+    assert entries["package.json"].excluded_by and entries["package.json"].size == 2
+
+
+def test_a_new_file_that_cannot_be_read_keeps_its_size_in_the_quarantine(
+    tmp_path: Path,
+) -> None:
+    """Replaced by a symlink out of the root after a walk that did not stat it: refused,
+    and the verdict carries what ``lstat`` says instead of the walk's unknown zeros."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    secret = tmp_path / "outside.js.ast.json"
+    secret.write_bytes(asts.dumps(asts.estree(3)))
+    os.symlink(secret, root / "a.js.ast.json")
+    verdict = Analyzer(AnalysisSettings()).analyze_file(str(root), WorkItem("a.js.ast.json", 0))
+    assert verdict.reason is Reason.OUTSIDE_ROOT and verdict.content_hash is None
+    st = os.lstat(root / "a.js.ast.json")
+    assert (verdict.size, verdict.mtime_ns) == (st.st_size, st.st_mtime_ns)
