@@ -138,8 +138,7 @@ class Analyzer:
                 limit = self.settings.max_file_bytes / 1048576
                 detail = f"{size / 1048576:.1f} MiB is above the {limit:g} MiB limit"
                 return _quarantine(item.path, size, mtime, None, Reason.TOO_LARGE, detail)
-            with open(fd, "rb", buffering=0, closefd=False) as f:
-                data = f.readall()
+            data = _read_whole(fd, size)
             after = os.fstat(fd)
         except OSError as e:
             return _quarantine(item.path, item.size, 0, None, Reason.UNREADABLE, str(e))
@@ -231,6 +230,23 @@ def _quarantine(
     path: str, size: int, mtime: int, digest: str | None, reason: Reason, detail: str
 ) -> FileVerdict:
     return FileVerdict(path, size, mtime, digest, reason=reason, detail=detail)
+
+
+def _read_whole(fd: int, size: int) -> bytes:
+    """The file's bytes: ``size`` of them, or others when it changed meanwhile (one more if it
+    grew, fewer if it shrank; the caller compares). One ``read`` in the usual case, where
+    ``FileIO.readall`` takes an ``fstat``, an ``lseek`` and a second read to see the end."""
+    data = os.read(fd, size + 1)
+    if len(data) >= size:
+        return data
+    parts, got = [data], len(data)
+    while got <= size:  # a short read: past 2 GiB, or a network file system
+        more = os.read(fd, size + 1 - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
 
 
 def _stat_of(root: str, item: WorkItem) -> tuple[int, int]:
