@@ -48,9 +48,6 @@ class Reason(StrEnum):
 class ScanEntry:
     """One file found by the stat walk (nothing read yet).
 
-    ``size`` and ``mtime_ns`` are 0 for a file the walk did not stat (one new to the
-    manifest: its read says what they are).
-
     ``path`` is relative to the repository root, with ``/`` separators; names that are not
     valid UTF-8 keep their bytes as surrogate escapes (``os.fsdecode``), so they round-trip.
     """

@@ -152,10 +152,10 @@ class Walk:
     rules: Rules
     subpaths: tuple[str, ...] | None = None
     # Stored paths (:func:`storage_path`) the manifest holds. A regular file that is not
-    # among them, and that no rule excludes, is yielded without a stat: a new file is read
-    # anyway, and the read's own ``fstat`` gives its size and mtime (its entry has 0 for
-    # both, and no device or inode to check). On a first ingest that is one system call and
-    # a few microseconds of the coordinating process less per file.
+    # among them, and that no rule excludes, is yielded as its bare relative path (a
+    # ``str``), without a stat or an object of its own: a new file is read anyway, and the
+    # read's ``fstat`` gives its size and mtime. On a first ingest that is a system call and
+    # several microseconds of the coordinating process less per file.
     known: Container[str] | None = None
     unreadable_dirs: list[str] = field(default_factory=list)
     dirs_walked: int = 0
@@ -166,7 +166,9 @@ class Walk:
                 covering_paths(p for p in map(_normalise, self.subpaths) if p is not None)
             )
 
-    def entries(self) -> Iterator[ScanEntry]:
+    def entries(self) -> Iterator[ScanEntry | str]:
+        """Every file under the walked paths, in no particular order: a :class:`ScanEntry`,
+        or a new file's relative path (see ``known``)."""
         root = check_root(self.root)
         prefix = root + os.sep
         stack: list[str] = []
@@ -198,7 +200,7 @@ class Walk:
             else:
                 yield self._classify(rel, parts[-1], full, st, prefix)
 
-    def _walk(self, root: str, prefix: str, stack: list[str]) -> Iterator[ScanEntry]:
+    def _walk(self, root: str, prefix: str, stack: list[str]) -> Iterator[ScanEntry | str]:
         while stack:
             rel_dir = stack.pop()
             try:
@@ -226,7 +228,7 @@ class Walk:
                             and storage_path(rel) not in known
                             and exclusion(name, rel) is None
                         ):
-                            yield ScanEntry(rel, 0, 0)
+                            yield rel
                             continue
                         st = entry.stat(follow_symlinks=False)
                     except OSError as e:

@@ -26,7 +26,7 @@ from ..store import ManifestRow, QuarantineHistory, Store, repo_lock, retry_stat
 from ..store.maintenance import compact
 from .discovery import Rules, Walk, storage_path
 from .results import Results
-from .workers import BatchTuning, Executor, prestart_workers
+from .workers import BatchTuning, Executor, Work, prestart_workers
 
 __all__ = ["Mode", "Progress", "ingest_repository"]
 
@@ -236,6 +236,45 @@ def _under(path: str, prefixes: Sequence[str]) -> bool:
     return any(path == p or path.startswith(p + "/") for p in prefixes)
 
 
+def _to_analyse(
+    walk: Walk,
+    manifest: dict[str, ManifestRow],
+    summary: IngestSummary,
+    commits: "_Commits",
+    retry: set[str],
+    full: bool,
+) -> Iterator[Work]:
+    """Walk and diff with the manifest: yield the files to read, in the order found. What
+    the walk alone decides (a rule excludes the file, a stat problem) goes to ``commits``;
+    what the manifest holds and the walk does not find stays in ``manifest``."""
+    for entry in walk.entries():
+        summary.discovered += 1
+        if isinstance(entry, str):  # new to the manifest, not statted: to be read
+            summary.new += 1
+            commits.planned += 1
+            yield entry
+            continue
+        key = storage_path(entry.path)
+        prev = manifest.pop(key, None)
+        # new/changed/unchanged describe the disk against the manifest; whether the
+        # file is read again (full mode, a transient reason…) is another matter.
+        if prev is None:
+            summary.new += 1
+        elif _same_stat(entry, prev):
+            summary.unchanged += 1
+        else:
+            summary.changed += 1
+        if key not in retry and _is_unchanged(entry, prev, full):
+            continue
+        commits.remember(key, prev)
+        if entry.excluded_by is not None or entry.problem is not None:
+            commits.add(Results.of([_direct_verdict(entry)]))
+            continue
+        commits.planned += 1
+        prev_hash = prev.content_hash if prev and prev.state == FileState.EXTRACTED else None
+        yield WorkItem(entry.path, entry.size, prev_hash, entry.dev, entry.ino)
+
+
 def ingest_repository(
     root: str | os.PathLike[str],
     *,
@@ -294,6 +333,8 @@ def ingest_repository(
     guard = MassDeleteGuard(store.path, settings.limits, allow=allow_mass_delete)
     real_root = guard.check_root(os.fspath(root), repo)  # before anything is written
     repo = repo or slugify(Path(real_root).name)
+    if (workers or settings.worker_count) > 1 and paths is None:
+        prestart_workers()  # a whole repository: likely to need the pool; starts meanwhile
     store.open()  # a store that cannot be used says so first
     with repo_lock(store.path, repo, timeout=lock_timeout):  # one run of a repo at a time
         return _ingest(
@@ -331,8 +372,6 @@ def _ingest(
     started: float,
     supersedes: Sequence[str],
 ) -> IngestSummary:
-    if (workers or settings.worker_count) > 1 and paths is None:
-        prestart_workers()  # a whole repository: likely to need the pool
     full = mode == "full"
     walk = Walk(
         real_root, Rules(settings.discovery), subpaths=tuple(paths) if paths is not None else None
@@ -377,31 +416,9 @@ def _ingest(
         known = ((path, row.state) for path, row in manifest.items())
         guard.check_rules(repo, real_root, known, walk.rules)  # an include typo, say
 
-        def work() -> Iterator[WorkItem]:
+        def work() -> Iterator[Work]:
             nonlocal walk_done
-            for entry in walk.entries():
-                summary.discovered += 1
-                key = storage_path(entry.path)
-                prev = manifest.pop(key, None)
-                # new/changed/unchanged describe the disk against the manifest; whether the
-                # file is read again (full mode, a transient reason…) is another matter.
-                if prev is None:
-                    summary.new += 1
-                elif _same_stat(entry, prev):
-                    summary.unchanged += 1
-                else:
-                    summary.changed += 1
-                if key not in retry_set and _is_unchanged(entry, prev, full):
-                    continue
-                commits.remember(key, prev)
-                if entry.excluded_by is not None or entry.problem is not None:
-                    commits.add(Results.of([_direct_verdict(entry)]))
-                    continue
-                commits.planned += 1
-                prev_hash = (
-                    prev.content_hash if prev and prev.state == FileState.EXTRACTED else None
-                )
-                yield WorkItem(entry.path, entry.size, prev_hash, entry.dev, entry.ino)
+            yield from _to_analyse(walk, manifest, summary, commits, retry_set, full)
             walk_done = True
 
         executor = Executor(

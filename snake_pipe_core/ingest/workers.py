@@ -30,6 +30,10 @@ __all__ = ["BatchTuning", "Executor", "prestart_workers"]
 
 log = logging.getLogger(__name__)
 
+# A file to analyse: a new one, which discovery did not stat, travels as its bare relative
+# path (cheaper to make and to pickle than a WorkItem).
+Work = WorkItem | str
+
 # Worker-process globals, set once by the initializer.
 _worker_analyzer: Analyzer | None = None
 _worker_root = ""
@@ -61,13 +65,17 @@ def _init_worker(
     gc.freeze()
 
 
-def _analyze_chunk(items: list[WorkItem]) -> Results:
+def _work_item(item: Work) -> WorkItem:
+    return WorkItem(item, 0) if isinstance(item, str) else item
+
+
+def _analyze_chunk(items: list[Work]) -> Results:
     analyzer = _worker_analyzer
     assert analyzer is not None, "worker not initialised"
     results = Results()
     try:
         for item in items:
-            results.add(analyzer.analyze_file(_worker_root, item))
+            results.add(analyzer.analyze_file(_worker_root, _work_item(item)))
     finally:
         forget_folder()
     return results
@@ -152,10 +160,10 @@ class Executor:
         self._seen_files = self._seen_bytes = 0
         self._mean_size = self.tuning.chunk_bytes // 32
 
-    def run(self, items: Iterator[WorkItem]) -> Iterator[Results]:
+    def run(self, items: Iterator[Work]) -> Iterator[Results]:
         """Analyse every item; yields the results of chunks of them as they complete."""
         t = self.tuning
-        head: list[WorkItem] = []
+        head: list[Work] = []
         head_bytes = 0
         for item in items:
             head.append(item)
@@ -171,10 +179,11 @@ class Executor:
         else:
             yield from self._run_pool(head, items)
 
-    def _run_small(self, items: list[WorkItem]) -> Results:
+    def _run_small(self, work: list[Work]) -> Results:
         """A few files in this process: read and hash them all, ask for just their hashes
         (one query instead of every hash of the store), then analyse what is new."""
         analyzer = Analyzer(self.settings)
+        items = [_work_item(w) for w in work]
         try:
             reads = [analyzer.read_file(self.root, item) for item in items]
         finally:
@@ -189,12 +198,12 @@ class Executor:
             ]
         )
 
-    def _run_inline(self, items: Iterable[WorkItem], known: KnownHashes) -> Iterator[Results]:
+    def _run_inline(self, items: Iterable[Work], known: KnownHashes) -> Iterator[Results]:
         analyzer = Analyzer(self.settings, known)
         chunk = Results()
         try:
             for item in items:
-                chunk.add(analyzer.analyze_file(self.root, item))
+                chunk.add(analyzer.analyze_file(self.root, _work_item(item)))
                 if len(chunk) >= self.tuning.chunk_files:
                     forget_folder()  # nothing held while the caller commits
                     yield chunk
@@ -204,11 +213,11 @@ class Executor:
         if chunk:
             yield chunk
 
-    def _size(self, item: WorkItem) -> int:
-        """The item's size, or for a file the walk did not stat (size 0, likely new) the
-        mean size of the files analysed so far: chunks of unknown files stay about
-        ``chunk_bytes`` big, so that big files are still spread over the workers."""
-        return item.size or self._mean_size
+    def _size(self, item: Work) -> int:
+        """The item's size, or for a file the walk did not stat the mean size of the files
+        analysed so far: chunks of new files stay about ``chunk_bytes`` big, so that big
+        files are still spread over the workers."""
+        return self._mean_size if isinstance(item, str) else item.size
 
     def _learn(self, results: Results) -> Results:
         self._seen_files += len(results.rows)
@@ -217,9 +226,9 @@ class Executor:
             self._mean_size = max(1, self._seen_bytes // self._seen_files)
         return results
 
-    def _chunks(self, head: list[WorkItem], rest: Iterator[WorkItem]) -> Iterator[list[WorkItem]]:
+    def _chunks(self, head: list[Work], rest: Iterator[Work]) -> Iterator[list[Work]]:
         t = self.tuning
-        chunk: list[WorkItem] = []
+        chunk: list[Work] = []
         size = 0
         for source in (head, rest):
             for item in source:
@@ -232,7 +241,7 @@ class Executor:
         if chunk:
             yield chunk
 
-    def _run_pool(self, head: list[WorkItem], rest: Iterator[WorkItem]) -> Iterator[Results]:
+    def _run_pool(self, head: list[Work], rest: Iterator[Work]) -> Iterator[Results]:
         self.used_pool = True
         t = self.tuning
         known = self.known_hashes(None)

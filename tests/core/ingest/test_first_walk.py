@@ -9,7 +9,7 @@ import pytest
 from snake_pipe_core import Settings, Store, ingest_repository
 from snake_pipe_core.analysis import AnalysisSettings, Analyzer, WorkItem
 from snake_pipe_core.ingest.discovery import Rules, Walk
-from snake_pipe_core.models import Reason
+from snake_pipe_core.models import Reason, ScanEntry
 from tests.conftest import MakeRepo
 from tests.fixtures import asts
 
@@ -60,10 +60,14 @@ def test_the_walk_stats_only_what_the_manifest_knows_or_a_rule_excludes(
     root = make_repo("repo", {"new.js.ast.json": b"{}", "known.js.ast.json": b"{}",
                               "package.json": b"{}"})  # fmt: skip
     walk = Walk(str(root.resolve()), Rules(settings.discovery), known={"known.js.ast.json"})
-    entries = {e.path: e for e in walk.entries()}
-    assert (entries["new.js.ast.json"].size, entries["new.js.ast.json"].ino) == (0, 0)
-    assert entries["known.js.ast.json"].size == 2 and entries["known.js.ast.json"].ino
-    assert entries["package.json"].excluded_by and entries["package.json"].size == 2
+    entries = {e if isinstance(e, str) else e.path: e for e in walk.entries()}
+    assert entries["new.js.ast.json"] == "new.js.ast.json"  # its bare path: nothing statted
+    known, excluded = entries["known.js.ast.json"], entries["package.json"]
+    assert isinstance(known, ScanEntry) and known.size == 2 and known.ino
+    assert isinstance(excluded, ScanEntry) and excluded.excluded_by and excluded.size == 2
+    # without a manifest to compare with, every file is statted
+    plain = list(Walk(str(root.resolve()), Rules(settings.discovery)).entries())
+    assert all(isinstance(e, ScanEntry) and e.size == 2 for e in plain) and len(plain) == 3
 
 
 def test_a_new_file_that_cannot_be_read_keeps_its_size_in_the_quarantine(
