@@ -20,7 +20,6 @@ import importlib.util
 import logging
 import multiprocessing
 import os
-from collections import Counter
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -144,6 +143,7 @@ class NativeScanner:
         specs = tuple(_spec(f, keys) for f in self.formats)
         self._scan = module.scan
         self._plan = module.make_plan(tuple(keys), specs)
+        self._roles = [_roles(f) for f in self.formats]
         self._ok = module.OK
         self.max_depth = max_depth
 
@@ -178,21 +178,28 @@ class NativeScanner:
         return FileVerdict(path, size, mtime_ns, digest, meta.format, metadata=meta)
 
     def metadata(self, r: tuple[Any, ...]) -> AstMetadata | None:
-        """The scanner's figures as metadata, derived exactly as ``AstFormat.measure`` does."""
+        """The scanner's figures as metadata, derived exactly as ``AstFormat.measure`` does:
+        the counts are read off the histogram with the format's type sets (looked up from
+        whichever of the two is smaller)."""
         _, index, _type_key, max_depth, hist, (start, end), env, implicit, logical = r
         fmt = self.formats[index]
         declared = parser_name = parser_version = source_path = None
         if env is not None:
             language, parser_name, parser_version, source_path = env
             declared = normalise_language(language)
-        types = Counter(hist)
-        measured = Measured(types, max_depth)
-        counts = {
-            "function_count": sum(types[t] for t in fmt.function_types if t in types),
-            "class_count": sum(types[t] for t in fmt.class_types if t in types),
-            "import_count": sum(types[t] for t in fmt.import_types if t in types),
-            "branch_count": sum(types[t] for t in fmt.branch_types if t in types),
-        }
+        roles = self._roles[index]
+        counts = [0, 0, 0, 0]
+        if len(hist) <= len(roles):
+            for t, n in hist.items():
+                for i in roles.get(t, ()):
+                    counts[i] += n
+        else:
+            for t, where in roles.items():
+                n = hist.get(t)
+                if n:
+                    for i in where:
+                        counts[i] += n
+        measured = Measured(hist, max_depth)  # a dict: all formats read it as one
         if type(fmt) is ClangFormat:
             adjust = _clang_adjust(fmt, implicit, logical)
         elif type(fmt) is TreeSitterFormat:
@@ -200,21 +207,38 @@ class NativeScanner:
         else:
             adjust = {}
         for k, delta in adjust.items():
-            counts[k] = max(0, counts[k] + delta)
+            i = _COUNTS.index(k)
+            counts[i] = max(0, counts[i] + delta)
         return AstMetadata(
-            format=fmt.name,
-            declared_language=declared,
-            format_language=fmt.format_language(measured),
-            parser_name=parser_name,
-            parser_version=parser_version,
-            node_count=types.total(),
-            max_depth=max_depth,
-            source_path=source_path,
-            span_start_line=start,
-            span_end_line=end,
-            node_types=orjson.dumps(types, option=orjson.OPT_SORT_KEYS),
-            **counts,
+            fmt.name,
+            declared,
+            fmt.format_language(measured),
+            parser_name,
+            parser_version,
+            sum(hist.values()),
+            max_depth,
+            counts[0],
+            counts[1],
+            counts[2],
+            counts[3],
+            source_path,
+            start,
+            end,
+            orjson.dumps(hist, option=orjson.OPT_SORT_KEYS),
         )
+
+
+_COUNTS = ("function_count", "class_count", "import_count", "branch_count")
+
+
+def _roles(fmt: AstFormat) -> dict[str, tuple[int, ...]]:
+    """Node type -> the counts (indexes into ``_COUNTS``) it adds to, in this format."""
+    sets = (fmt.function_types, fmt.class_types, fmt.import_types, fmt.branch_types)
+    roles: dict[str, tuple[int, ...]] = {}
+    for i, types in enumerate(sets):
+        for t in types:
+            roles[t] = (*roles.get(t, ()), i)
+    return roles
 
 
 def _clang_adjust(

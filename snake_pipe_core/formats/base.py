@@ -8,6 +8,7 @@ per-node work to a couple of C-level operations.
 """
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,7 @@ class Measured:
     """Raw figures of one walk: the type of every node, the deepest node path, and the nodes
     of the types a format asked to look at more closely (``noted``)."""
 
-    types: Counter[str]
+    types: Mapping[str, int]  # a Counter, or the native scanner's plain dict
     max_depth: int
     noted: tuple[dict[str, Any], ...] = ()
 
@@ -213,7 +214,7 @@ class AstFormat:
             format_language=self.format_language(m),
             parser_name=parser_name,
             parser_version=parser_version,
-            node_count=types.total(),
+            node_count=sum(types.values()),
             max_depth=m.max_depth,
             source_path=source_path,
             span_start_line=start,
