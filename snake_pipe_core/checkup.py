@@ -22,7 +22,7 @@ import duckdb
 
 from .config import Settings
 from .errors import SnakePipeError
-from .store.lake import extension_directory, open_lake
+from .store.lake import connect_config, open_lake
 from .store.location import StoreLocation, _redact
 
 __all__ = ["Check", "check_deployment"]
@@ -104,8 +104,7 @@ def _catalog_reachable(location: StoreLocation) -> str | None:
 
 
 def _postgres_reachable(dsn: str) -> str | None:
-    con = duckdb.connect(config={"extension_directory": extension_directory(),
-                                 "autoinstall_known_extensions": False})  # fmt: skip
+    con = duckdb.connect(config=connect_config())
     try:
         con.execute(
             f"ATTACH '{dsn.replace(chr(39), chr(39) * 2)}' AS pg (TYPE postgres, READ_ONLY)"

@@ -225,7 +225,7 @@ class Walk:
                         if (
                             known is not None
                             and entry.is_file(follow_symlinks=False)  # d_type: no syscall
-                            and storage_path(rel) not in known
+                            and (rel if rel.isascii() else storage_path(rel)) not in known
                             and exclusion(name, rel) is None
                         ):
                             yield rel

@@ -226,20 +226,22 @@ class Executor:
             self._mean_size = max(1, self._seen_bytes // self._seen_files)
         return results
 
-    def _chunks(self, head: list[Work], rest: Iterator[Work]) -> Iterator[list[Work]]:
+    def _chunks(self, head: list[Work], rest: Iterator[Work]) -> Iterator[tuple[list[Work], int]]:
+        """Chunks of at most ``chunk_files`` files and about ``chunk_bytes``, with their size.
+        A new file (a bare path) weighs the mean size seen so far."""
         t = self.tuning
         chunk: list[Work] = []
         size = 0
         for source in (head, rest):
             for item in source:
-                item_size = self._size(item)
+                item_size = self._mean_size if item.__class__ is str else item.size  # type: ignore[union-attr]
                 if chunk and (size + item_size > t.chunk_bytes or len(chunk) >= t.chunk_files):
-                    yield chunk
+                    yield chunk, size
                     chunk, size = [], 0
                 chunk.append(item)
                 size += item_size
         if chunk:
-            yield chunk
+            yield chunk, size
 
     def _run_pool(self, head: list[Work], rest: Iterator[Work]) -> Iterator[Results]:
         self.used_pool = True
@@ -252,8 +254,7 @@ class Executor:
         inflight_bytes = 0
         max_chunks = 2 * self.workers
         try:
-            for chunk in self._chunks(head, rest):
-                chunk_bytes = sum(map(self._size, chunk))
+            for chunk, chunk_bytes in self._chunks(head, rest):
                 # Back-pressure: wait while too many chunks or bytes are in flight.
                 while inflight and (
                     len(inflight) >= max_chunks or inflight_bytes + chunk_bytes > t.inflight_bytes
