@@ -31,6 +31,7 @@ from ..formats import (
     FormatRegistry,
     GenericFormat,
     Measured,
+    source_line,
 )
 from ..formats.clang import ClangFormat
 from ..formats.estree import BabelFormat, EstreeFormat
@@ -222,8 +223,8 @@ class NativeScanner:
             counts[2],
             counts[3],
             source_path,
-            start,
-            end,
+            source_line(start),
+            source_line(end),
             orjson.dumps(hist, option=orjson.OPT_SORT_KEYS),
         )
 

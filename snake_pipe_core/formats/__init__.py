@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Any
 
-from .base import AstFormat, FormatProblem, Measured
+from .base import AstFormat, FormatProblem, Measured, source_line
 from .clang import ClangFormat
 from .envelope import Envelope, looks_like_envelope, open_envelope
 from .estree import BabelFormat, EstreeFormat
@@ -32,6 +32,7 @@ __all__ = [
     "builtin_formats",
     "looks_like_envelope",
     "open_envelope",
+    "source_line",
 ]
 
 log = logging.getLogger(__name__)

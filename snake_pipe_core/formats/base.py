@@ -21,6 +21,7 @@ __all__ = [
     "AstFormat",
     "FormatProblem",
     "Measured",
+    "source_line",
     "walk_all_fields",
     "walk_children",
 ]
@@ -45,10 +46,11 @@ class Measured:
     noted: tuple[dict[str, Any], ...] = ()
 
 
-def _line(value: object) -> int | None:
-    """A source line as the store keeps it (a 64-bit integer), or None: a tree that records
-    something else there (a list, a float, ``true``) has no span we can trust."""
-    if type(value) is int and -(2**63) <= value < 2**63:
+def source_line(value: object) -> int | None:
+    """A source line as the store keeps it (a 32-bit integer column), or None: a tree that
+    records something else there (a list, a float, ``true``, a number beyond two billion)
+    has no span we can trust. Both paths, the native scanner's included, go through here."""
+    if type(value) is int and -(2**31) <= value < 2**31:
         return value
     return None
 
@@ -207,7 +209,7 @@ class AstFormat:
         }
         for k, delta in self.adjust(root, m).items():
             counts[k] = max(0, counts[k] + delta)
-        start, end = (_line(v) for v in self.span(root))
+        start, end = (source_line(v) for v in self.span(root))
         return AstMetadata(
             format=self.name,
             declared_language=declared_language,

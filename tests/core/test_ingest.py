@@ -351,3 +351,21 @@ def test_views_have_the_documented_columns(
             [view],
         )
         assert [r[0] for r in rows][: len(columns)] == columns
+
+
+def test_a_span_beyond_the_stores_integers_is_no_span(
+    make_repo: MakeRepo, store: Store, settings: Settings
+) -> None:
+    """A line number past two billion (a corrupt or hostile tree) once failed the whole batch
+    at the store's INTEGER column; now that file has no span and the run goes on."""
+    huge = {"type": "Program", "body": [],
+            "loc": {"start": {"line": 5_000_000_000}, "end": {"line": -(2**40)}}}  # fmt: skip
+    fine = {"type": "Program", "body": [], "loc": {"start": {"line": 1}, "end": {"line": 2}}}
+    root = make_repo("repo", {"huge.js.ast.json": json.dumps(huge).encode(),
+                              "fine.js.ast.json": json.dumps(fine).encode()})  # fmt: skip
+    s = ingest(root, store, settings)
+    assert (s.extracted, s.quarantined) == (2, 0)
+    rows = store.query(
+        "SELECT path, span_start_line, span_end_line FROM extracted_files ORDER BY path"
+    )
+    assert rows == [("fine.js.ast.json", 1, 2), ("huge.js.ast.json", None, None)]

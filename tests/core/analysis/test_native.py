@@ -251,10 +251,10 @@ def test_python_spans(compare: Compare, body: list[Any]) -> None:
 
 
 def assert_lines(verdict: FileVerdict) -> None:
-    """A span is a 64-bit integer or nothing, whatever the tree holds there."""
+    """A span is a 32-bit integer (the store's column) or nothing, whatever the tree holds."""
     if verdict.metadata is not None:
         for line in (verdict.metadata.span_start_line, verdict.metadata.span_end_line):
-            assert line is None or (type(line) is int and abs(line) < 2**63), line
+            assert line is None or (type(line) is int and -(2**31) <= line < 2**31), line
 
 
 @pytest.mark.parametrize(
@@ -268,6 +268,9 @@ def assert_lines(verdict: FileVerdict) -> None:
         None,
         {"start": {"line": [1]}, "end": {"line": {"n": 2}}},
         {"start": {"line": 1.5}, "end": {"line": 2**64}},
+        {"start": {"line": 2**31 - 1}, "end": {"line": 2**31}},
+        {"start": {"line": -(2**31)}, "end": {"line": -(2**31) - 1}},
+        {"start": {"line": 5_000_000_000}, "end": {"line": 2**62}},
     ],
 )
 def test_estree_spans(compare: Compare, loc: Any) -> None:
