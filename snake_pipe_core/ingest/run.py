@@ -99,7 +99,7 @@ class _Commits:
 
     store: Store
     summary: IngestSummary
-    commit_files: int = 50_000
+    commit_files: int = 20_000
     commit_seconds: float = 2.0
     planned: int = 0
     done: int = 0
