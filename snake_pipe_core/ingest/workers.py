@@ -156,7 +156,8 @@ class Executor:
         self.known_hashes = known_hashes
         self.tuning = tuning or BatchTuning()
         self.used_pool = False
-        # What the files analysed so far weigh on average (the first guess: 64 KB).
+        # What the files analysed so far weigh on average (first guessed from the files
+        # statted before the pool starts).
         self._seen_files = self._seen_bytes = 0
         self._mean_size = self.tuning.chunk_bytes // 32
 
@@ -165,19 +166,31 @@ class Executor:
         t = self.tuning
         head: list[Work] = []
         head_bytes = 0
-        for item in items:
+        for work in items:
+            # The first files are statted here when the walk did not: whether a pool is
+            # worth starting depends on their sizes (25 files of 40 MB are not a small job),
+            # and they are the first guess of the mean size of the files still unknown.
+            item = self._stat(work) if isinstance(work, str) else work
             head.append(item)
-            head_bytes += self._size(item)
+            head_bytes += item.size
             if len(head) >= t.pool_min_files or head_bytes >= t.pool_min_bytes:
                 break
         else:  # the whole job is small
             if head:
                 yield self._run_small(head)
             return
+        self._mean_size = max(1, head_bytes // len(head))
         if self.workers <= 1:
             yield from self._run_inline(itertools.chain(head, items), self.known_hashes(None))
         else:
             yield from self._run_pool(head, items)
+
+    def _stat(self, path: str) -> WorkItem:
+        try:
+            st = os.stat(os.path.join(self.root, path), follow_symlinks=False)
+        except (OSError, ValueError):
+            return WorkItem(path, 0)  # the read will say what happened to it
+        return WorkItem(path, st.st_size, None, st.st_dev, st.st_ino)
 
     def _run_small(self, work: list[Work]) -> Results:
         """A few files in this process: read and hash them all, ask for just their hashes

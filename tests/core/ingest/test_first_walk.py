@@ -8,7 +8,9 @@ import pytest
 
 from snake_pipe_core import Settings, Store, ingest_repository
 from snake_pipe_core.analysis import AnalysisSettings, Analyzer, WorkItem
+from snake_pipe_core.hashes import KnownHashes
 from snake_pipe_core.ingest.discovery import Rules, Walk
+from snake_pipe_core.ingest.workers import Executor
 from snake_pipe_core.models import Reason, ScanEntry
 from tests.conftest import MakeRepo
 from tests.fixtures import asts
@@ -84,3 +86,19 @@ def test_a_new_file_that_cannot_be_read_keeps_its_size_in_the_quarantine(
     assert verdict.reason is Reason.OUTSIDE_ROOT and verdict.content_hash is None
     st = os.lstat(root / "a.js.ast.json")
     assert (verdict.size, verdict.mtime_ns) == (st.st_size, st.st_mtime_ns)
+
+
+def test_a_few_big_new_files_are_still_spread_over_the_pool(tmp_path: Path) -> None:
+    """New files come unstatted, but a job's first files are statted before it decides
+    whether to start workers: three files of 7 MB are not a small job for one process."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    for i in range(3):
+        (root / f"big{i}.js.ast.json").write_bytes(asts.dumps(asts.estree(20_000 + i)))
+    executor = Executor(
+        str(root), AnalysisSettings(), workers=2, known_hashes=lambda _: KnownHashes()
+    )
+    results = list(executor.run(iter(sorted(p.name for p in root.iterdir()))))
+    assert executor.used_pool
+    assert sum(r.extracted for r in results) == 3
+    assert sum(r.bytes_read for r in results) == sum(p.stat().st_size for p in root.iterdir())
