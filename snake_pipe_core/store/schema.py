@@ -30,6 +30,7 @@ operators ``manifest``, ``ast_metadata``, ``runs``, ``checkpoints``, ``repos``.
 __all__ = [
     "DATA_INLINING_ROW_LIMIT",
     "MIGRATIONS",
+    "ROW_SNAPSHOT",
     "SCHEMA_VERSION",
     "SNAPSHOT_VARIABLE",
     "TABLES",
@@ -41,6 +42,7 @@ _NEWEST = "9223372036854775807"
 # A row's snapshot; rows a transaction has written but not committed yet have none (NULL)
 # and are the newest that transaction sees.
 _SNAP = f"coalesce(snapshot_id, {_NEWEST})"
+ROW_SNAPSHOT = _SNAP  # for queries that read the tables beside the views
 # Rows committed at or before the chosen snapshot (all of them when none is chosen).
 _AT = f"{_SNAP} <= coalesce(TRY_CAST(getvariable('{SNAPSHOT_VARIABLE}') AS BIGINT), {_NEWEST})"
 

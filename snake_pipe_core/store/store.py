@@ -35,7 +35,7 @@ from .faults import as_store_error, is_full
 from .lake import in_transaction, open_lake, release_catalog, retry_stats
 from .location import CATALOG_ALIAS, StoreLocation
 from .lock import setup_lock
-from .schema import DATA_INLINING_ROW_LIMIT, MIGRATIONS, SCHEMA_VERSION, VIEWS
+from .schema import DATA_INLINING_ROW_LIMIT, MIGRATIONS, ROW_SNAPSHOT, SCHEMA_VERSION, VIEWS
 
 __all__ = ["ManifestRow", "QuarantineHistory", "RunStart", "Store", "utcnow"]
 
@@ -295,11 +295,7 @@ class Store:
                     [now, run_id, repo],
                 )
             if status == "succeeded" and (summary.extracted or summary.reused):
-                rows = con.execute(
-                    "SELECT coalesce(language, 'unknown'), count(*) FROM ast_files "
-                    "WHERE repo = ? AND run_id = ? AND state = 'extracted' GROUP BY 1",
-                    [repo, run_id],
-                ).fetchall()
+                rows = con.execute(_RUN_LANGUAGES, [repo, run_id]).fetchall()
                 summary.languages = {lang: n for lang, n in rows}
             if status == "succeeded":
                 rows = con.execute(
@@ -551,6 +547,12 @@ def _load_manifest(
     )
     if prefixes is None:
         t = _arrow(con, sql, [repo])
+    elif len(prefixes) <= _LITERAL_PREFIXES:
+        # Conditions on the path alone reach below the view's window function, so DuckDB
+        # reads only the paths under the prefixes: 0.04 s instead of 0.5 s for one file of a
+        # 1,000,000-file repository (a semi-join with a table of prefixes does not).
+        where = " OR ".join(["path = ? OR starts_with(path, ? || '/')"] * len(prefixes))
+        t = _arrow(con, f"{sql} AND ({where})", [repo, *(p for p in prefixes for _ in (0, 1))])
     else:
         con.register("prefix_v", pa.table([list(prefixes)], names=["p"]))
         t = _arrow(
@@ -575,6 +577,26 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     """Rows as columns (one C-level transpose)."""
     return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
+
+# Up to this many prefixes are written into a run's manifest query as literals.
+_LITERAL_PREFIXES = 64
+
+# The languages of the files a run extracted, as ``ast_files`` says them, read from the run's
+# own rows and the analyses of their contents only: the view computes every file's newest
+# version first (0.55 s on a 1,000,000-file repository, for a run of one file).
+_RUN_LANGUAGES = f"""
+WITH run AS (
+    SELECT content_hash, name_language FROM file_versions
+    WHERE repo = ? AND run_id = ? AND state = 'extracted'
+), analysis AS (
+    SELECT content_hash, declared_language, format_language FROM analyses
+    WHERE content_hash IN (SELECT content_hash FROM run)
+    QUALIFY row_number() OVER (PARTITION BY content_hash ORDER BY {ROW_SNAPSHOT} DESC) = 1
+)
+SELECT coalesce(a.declared_language, r.name_language, a.format_language, 'unknown'), count(*)
+FROM run r LEFT JOIN analysis a USING (content_hash)
+GROUP BY 1
+"""
 
 _INSERT_VERSIONS = """
 INSERT INTO file_versions

@@ -369,3 +369,36 @@ def test_a_span_beyond_the_stores_integers_is_no_span(
         "SELECT path, span_start_line, span_end_line FROM extracted_files ORDER BY path"
     )
     assert rows == [("fine.js.ast.json", 1, 2), ("huge.js.ast.json", None, None)]
+
+
+@pytest.mark.parametrize("folders", [3, 70])  # prefixes as literals, and as a joined table
+def test_runs_of_many_paths_see_the_manifest_under_each(
+    make_repo: MakeRepo, store: Store, settings: Settings, folders: int
+) -> None:
+    files = {f"d{i}/{n}.{ext}.ast.json": asts.dumps(asts.estree(1 + i % 3))
+             for i in range(80) for n, ext in (("a", "js"), ("b", "ts"))}  # fmt: skip
+    files["d_x/%odd_.js.ast.json"] = asts.dumps(asts.estree(2))  # LIKE's wildcards: literal
+    root = make_repo("repo", files)
+    first = ingest(root, store, settings)
+    assert first.languages == {"javascript": 81, "typescript": 80}
+    touched = [f"d{i}" for i in range(folders)]
+    for folder in touched:
+        (root / folder / "a.js.ast.json").write_bytes(asts.dumps(asts.estree(9)))
+    (root / "d1" / "b.ts.ast.json").unlink()
+    (root / "d79" / "b.ts.ast.json").unlink()  # not among the paths: not looked at
+    s = ingest(root, store, settings, paths=[*touched, "d_"])
+    assert (s.discovered, s.changed, s.unchanged, s.deleted) == (
+        2 * folders - 1,
+        folders,
+        folders - 1,
+        1,
+    )
+    assert s.languages == {"javascript": folders}
+    in_view = store.query(
+        "SELECT language, count(*) FROM ast_files WHERE run_id = ? AND state = 'extracted' "
+        "GROUP BY 1", [s.run_id]
+    )  # fmt: skip
+    assert dict(in_view) == s.languages
+    view = files_view(store)
+    assert view["d1/b.ts.ast.json"][0] == "deleted" and view["d79/b.ts.ast.json"][0] == "extracted"
+    assert view["d_x/%odd_.js.ast.json"][0] == "extracted"

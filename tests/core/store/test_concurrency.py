@@ -191,8 +191,10 @@ def test_sigkill_at_random_moments_with_concurrent_writers(
     with readers(target, tmp_path, ("python",)) as outs:
         for attempt in range(6):
             # New files arrive between attempts, so every attempt has work to be killed in.
+            # (1,500 of them, so that a run lasts well past its first commit: runs of 700
+            # got faster, and the local suite saw this test fail once, its output not kept)
             make_repo("crashy", {f"wave{attempt}/{k}": v for k, v in
-                                 corpus(700, seed=100 + attempt).items()})  # fmt: skip
+                                 corpus(1500, seed=100 + attempt).items()})  # fmt: skip
             # Another repository is written meanwhile, by a process nobody kills.
             other = subprocess.Popen(
                 cli("ingest", str(others[attempt % 2]), "--store", str(target), "--full"),
@@ -225,7 +227,7 @@ def test_sigkill_at_random_moments_with_concurrent_writers(
                     if {r for (r,) in committed} - known:
                         break
                     time.sleep(0.02)
-                time.sleep(rng.uniform(0, 0.1))
+                time.sleep(rng.uniform(0, 0.05))
             else:
                 time.sleep(rng.uniform(0.1, 1.5))  # any moment: start-up, walk, pool, commit
             if proc.poll() is None:
