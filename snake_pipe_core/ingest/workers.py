@@ -226,13 +226,8 @@ class Executor:
         if chunk:
             yield chunk
 
-    def _size(self, item: Work) -> int:
-        """The item's size, or for a file the walk did not stat the mean size of the files
-        analysed so far: chunks of new files stay about ``chunk_bytes`` big, so that big
-        files are still spread over the workers."""
-        return self._mean_size if isinstance(item, str) else item.size
-
     def _learn(self, results: Results) -> Results:
+        """Note what the files of these results weighed (for the mean size); pass them on."""
         self._seen_files += len(results.rows)
         self._seen_bytes += results.bytes_read
         if self._seen_files:
@@ -247,7 +242,7 @@ class Executor:
         size = 0
         for source in (head, rest):
             for item in source:
-                item_size = self._mean_size if item.__class__ is str else item.size  # type: ignore[union-attr]
+                item_size = self._mean_size if isinstance(item, str) else item.size
                 if chunk and (size + item_size > t.chunk_bytes or len(chunk) >= t.chunk_files):
                     yield chunk, size
                     chunk, size = [], 0
