@@ -144,7 +144,6 @@ class NativeScanner:
         specs = tuple(_spec(f, keys) for f in self.formats)
         self._scan = module.scan
         self._plan = module.make_plan(tuple(keys), specs)
-        self._roles = [_roles(f) for f in self.formats]
         self._ok = module.OK
         self.max_depth = max_depth
 
@@ -179,27 +178,14 @@ class NativeScanner:
         return FileVerdict(path, size, mtime_ns, digest, meta.format, metadata=meta)
 
     def metadata(self, r: tuple[Any, ...]) -> AstMetadata | None:
-        """The scanner's figures as metadata, derived exactly as ``AstFormat.measure`` does:
-        the counts are read off the histogram with the format's type sets (looked up from
-        whichever of the two is smaller)."""
+        """The scanner's figures as metadata, derived exactly as ``AstFormat.measure`` does
+        (the counts by the same :meth:`AstFormat.counts`)."""
         _, index, _type_key, max_depth, hist, (start, end), env, implicit, logical = r
         fmt = self.formats[index]
         declared = parser_name = parser_version = source_path = None
         if env is not None:
             language, parser_name, parser_version, source_path = env
             declared = normalise_language(language)
-        roles = self._roles[index]
-        counts = [0, 0, 0, 0]
-        if len(hist) <= len(roles):
-            for t, n in hist.items():
-                for i in roles.get(t, ()):
-                    counts[i] += n
-        else:
-            for t, where in roles.items():
-                n = hist.get(t)
-                if n:
-                    for i in where:
-                        counts[i] += n
         measured = Measured(hist, max_depth)  # a dict: all formats read it as one
         if type(fmt) is ClangFormat:
             adjust = _clang_adjust(fmt, implicit, logical)
@@ -207,9 +193,7 @@ class NativeScanner:
             adjust = fmt.adjust({}, measured)  # it reads the histogram only
         else:
             adjust = {}
-        for k, delta in adjust.items():
-            i = _COUNTS.index(k)
-            counts[i] = max(0, counts[i] + delta)
+        functions, classes, imports, branches = fmt.counts(hist, adjust)
         return AstMetadata(
             fmt.name,
             declared,
@@ -218,28 +202,15 @@ class NativeScanner:
             parser_version,
             sum(hist.values()),
             max_depth,
-            counts[0],
-            counts[1],
-            counts[2],
-            counts[3],
+            functions,
+            classes,
+            imports,
+            branches,
             source_path,
             source_line(start),
             source_line(end),
             orjson.dumps(hist, option=orjson.OPT_SORT_KEYS),
         )
-
-
-_COUNTS = ("function_count", "class_count", "import_count", "branch_count")
-
-
-def _roles(fmt: AstFormat) -> dict[str, tuple[int, ...]]:
-    """Node type -> the counts (indexes into ``_COUNTS``) it adds to, in this format."""
-    sets = (fmt.function_types, fmt.class_types, fmt.import_types, fmt.branch_types)
-    roles: dict[str, tuple[int, ...]] = {}
-    for i, types in enumerate(sets):
-        for t in types:
-            roles[t] = (*roles.get(t, ()), i)
-    return roles
 
 
 def _clang_adjust(

@@ -17,6 +17,7 @@ import orjson
 from ..models import AstMetadata, Reason
 
 __all__ = [
+    "COUNT_NAMES",
     "NULL_CHILD",
     "AstFormat",
     "FormatProblem",
@@ -44,6 +45,10 @@ class Measured:
     types: Mapping[str, int]  # a Counter, or the native scanner's plain dict
     max_depth: int
     noted: tuple[dict[str, Any], ...] = ()
+
+
+# The counts read off a type histogram, in the order of :meth:`AstFormat.counts`.
+COUNT_NAMES = ("function_count", "class_count", "import_count", "branch_count")
 
 
 def source_line(value: object) -> int | None:
@@ -201,14 +206,7 @@ class AstFormat:
         """One pass: validate, walk, and derive the metadata of this tree."""
         m = self.walk(root)
         types = m.types
-        counts = {
-            "function_count": sum(types[t] for t in self.function_types if t in types),
-            "class_count": sum(types[t] for t in self.class_types if t in types),
-            "import_count": sum(types[t] for t in self.import_types if t in types),
-            "branch_count": sum(types[t] for t in self.branch_types if t in types),
-        }
-        for k, delta in self.adjust(root, m).items():
-            counts[k] = max(0, counts[k] + delta)
+        functions, classes, imports, branches = self.counts(types, self.adjust(root, m))
         start, end = (source_line(v) for v in self.span(root))
         return AstMetadata(
             format=self.name,
@@ -218,9 +216,47 @@ class AstFormat:
             parser_version=parser_version,
             node_count=sum(types.values()),
             max_depth=m.max_depth,
+            function_count=functions,
+            class_count=classes,
+            import_count=imports,
+            branch_count=branches,
             source_path=source_path,
             span_start_line=start,
             span_end_line=end,
             node_types=orjson.dumps(types, option=orjson.OPT_SORT_KEYS),
-            **counts,
         )
+
+    def counts(
+        self, types: Mapping[str, int], adjust: Mapping[str, int]
+    ) -> tuple[int, int, int, int]:
+        """Functions, classes, imports and branches, read off the type histogram with this
+        format's type sets and corrected by ``adjust`` (see :meth:`adjust`). The one
+        definition both paths use, the native scanner's included. Whichever of the histogram
+        and the map of counted types is smaller is the one looked through."""
+        roles = self._roles()
+        counts = [0, 0, 0, 0]
+        if len(types) <= len(roles):
+            for t, n in types.items():
+                for i in roles.get(t, ()):
+                    counts[i] += n
+        else:
+            for t, where in roles.items():
+                if t in types:
+                    for i in where:
+                        counts[i] += types[t]
+        for k, delta in adjust.items():
+            i = COUNT_NAMES.index(k)
+            counts[i] = max(0, counts[i] + delta)
+        return counts[0], counts[1], counts[2], counts[3]
+
+    def _roles(self) -> dict[str, tuple[int, ...]]:
+        """Node type -> the counts (indexes into :data:`COUNT_NAMES`) it adds to; made once."""
+        roles: dict[str, tuple[int, ...]] | None = self.__dict__.get("_roles_map")
+        if roles is None:
+            roles = {}
+            sets = (self.function_types, self.class_types, self.import_types, self.branch_types)
+            for i, types in enumerate(sets):
+                for t in types:
+                    roles[t] = (*roles.get(t, ()), i)
+            self.__dict__["_roles_map"] = roles
+        return roles
