@@ -17,6 +17,7 @@ import dagster as dg
 import duckdb
 
 from snake_pipe_core.store import in_transaction
+from snake_pipe_core.store.schema import FILE_LANGUAGE
 
 from .assets import AST_METADATA
 from .resources import StoreResource
@@ -40,8 +41,8 @@ CREATE TABLE IF NOT EXISTS transform.language_totals (
 
 # What the changed files contributed at one snapshot: their newest version at or before it,
 # when extracted, with the newest analysis of its content at or before it.
-_CONTRIBUTION = """
-SELECT coalesce(a.declared_language, v.name_language, a.format_language, 'unknown') AS language,
+_CONTRIBUTION = f"""
+SELECT coalesce({FILE_LANGUAGE}, 'unknown') AS language,
        count(*) AS files, sum(a.function_count) AS functions, sum(a.class_count) AS classes
 FROM (
     SELECT h.repo, h.path, h.state, h.content_hash, h.name_language
@@ -49,12 +50,12 @@ FROM (
     WHERE h.snapshot <= $at
     QUALIFY row_number() OVER (PARTITION BY h.repo, h.path
                                ORDER BY h.snapshot DESC, h.seen_at DESC) = 1
-) v
+) m
 JOIN (
     SELECT * FROM analysis_history WHERE snapshot <= $at
     QUALIFY row_number() OVER (PARTITION BY content_hash ORDER BY snapshot DESC) = 1
-) a ON a.content_hash = v.content_hash
-WHERE v.state = 'extracted'
+) a ON a.content_hash = m.content_hash
+WHERE m.state = 'extracted'
 GROUP BY 1
 """
 

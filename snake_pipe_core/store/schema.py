@@ -29,6 +29,7 @@ operators ``manifest``, ``ast_metadata``, ``runs``, ``checkpoints``, ``repos``.
 
 __all__ = [
     "DATA_INLINING_ROW_LIMIT",
+    "FILE_LANGUAGE",
     "MIGRATIONS",
     "ROW_SNAPSHOT",
     "SCHEMA_VERSION",
@@ -43,6 +44,9 @@ _NEWEST = "9223372036854775807"
 # and are the newest that transaction sees.
 _SNAP = f"coalesce(snapshot_id, {_NEWEST})"
 ROW_SNAPSHOT = _SNAP  # for queries that read the tables beside the views
+# A file's language, from its version ``m`` and the analysis ``a`` of its content: what the
+# envelope declared, else what its name says, else what the format says.
+FILE_LANGUAGE = "coalesce(a.declared_language, m.name_language, a.format_language)"
 # Rows committed at or before the chosen snapshot (all of them when none is chosen).
 _AT = f"{_SNAP} <= coalesce(TRY_CAST(getvariable('{SNAPSHOT_VARIABLE}') AS BIGINT), {_NEWEST})"
 
@@ -158,7 +162,7 @@ QUALIFY row_number() OVER (PARTITION BY content_hash ORDER BY {_SNAP} DESC) = 1;
 
 CREATE OR REPLACE VIEW ast_files AS
 SELECT m.repo, m.path, m.state, m.reason, m.size_bytes, m.mtime_ns, m.content_hash,
-       coalesce(a.declared_language, m.name_language, a.format_language) AS language,
+       {FILE_LANGUAGE} AS language,
        coalesce(a.format, m.format) AS format,
        m.first_seen, m.last_seen, m.deleted_at, m.run_id
 FROM manifest m
@@ -169,7 +173,7 @@ LEFT JOIN ast_metadata a
 
 CREATE OR REPLACE VIEW extracted_files AS
 SELECT m.repo, m.path, m.content_hash,
-       coalesce(a.declared_language, m.name_language, a.format_language) AS language,
+       {FILE_LANGUAGE} AS language,
        a.format, a.parser_name, a.parser_version, a.node_count, a.max_depth,
        a.function_count, a.class_count, a.import_count, a.branch_count,
        a.source_path, a.span_start_line, a.span_end_line, a.node_types,

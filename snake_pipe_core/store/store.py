@@ -35,7 +35,14 @@ from .faults import as_store_error, is_full
 from .lake import in_transaction, open_lake, release_catalog, retry_stats
 from .location import CATALOG_ALIAS, StoreLocation
 from .lock import setup_lock
-from .schema import DATA_INLINING_ROW_LIMIT, MIGRATIONS, ROW_SNAPSHOT, SCHEMA_VERSION, VIEWS
+from .schema import (
+    DATA_INLINING_ROW_LIMIT,
+    FILE_LANGUAGE,
+    MIGRATIONS,
+    ROW_SNAPSHOT,
+    SCHEMA_VERSION,
+    VIEWS,
+)
 
 __all__ = ["ManifestRow", "QuarantineHistory", "RunStart", "Store", "utcnow"]
 
@@ -593,8 +600,8 @@ WITH run AS (
     WHERE content_hash IN (SELECT content_hash FROM run)
     QUALIFY row_number() OVER (PARTITION BY content_hash ORDER BY {ROW_SNAPSHOT} DESC) = 1
 )
-SELECT coalesce(a.declared_language, r.name_language, a.format_language, 'unknown'), count(*)
-FROM run r LEFT JOIN analysis a USING (content_hash)
+SELECT coalesce({FILE_LANGUAGE}, 'unknown'), count(*)
+FROM run m LEFT JOIN analysis a USING (content_hash)
 GROUP BY 1
 """
 
