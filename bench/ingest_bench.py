@@ -13,6 +13,9 @@ like on a shared machine. Nothing here asserts: the README quotes what this prin
                 sampled every 20 ms) on many small files and on a repository of large files.
 ``resume``      kill an ingest with SIGKILL after its first commits; time from the next run's
                 start to its first new commit.
+``onefile``     the watcher's and the sensor's kind of run: one changed file of a big
+                repository (``ingest_repository(paths=[...])``, in one warm process), against a
+                no-op run of the whole repository in the same process.
 
 Usage::
 
@@ -21,6 +24,7 @@ Usage::
     python -m bench.ingest_bench memory --files 1000000 --profile small
     python -m bench.ingest_bench memory --files 40 --profile large
     python -m bench.ingest_bench resume --files 50000
+    python -m bench.ingest_bench onefile --files 100000 --profile small
 """
 
 import argparse
@@ -382,11 +386,45 @@ def bench_resume(args: argparse.Namespace, work: Path) -> dict[str, object]:
     return {"files": files, "first_commit_s": delays}
 
 
+def bench_onefile(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    from snake_pipe_core import Store, ingest_repository, load_settings
+
+    root, files, _ = _corpus(args, work)
+    store_path = _fresh_store(work)
+    _run(_ingest_cmd(root, store_path, "--workers", str(args.workers)))
+    store = Store(store_path)
+    settings = load_settings(env={}, store=store_path)
+    rel = next(p for p in sorted(root.rglob("*.json")) if p.is_file()).relative_to(root)
+
+    def one() -> float:
+        target = root / rel
+        target.write_bytes(target.read_bytes())  # a new mtime: changed, read again
+        t = time.perf_counter()
+        ingest_repository(root, store=store, settings=settings, paths=[str(rel)], workers=1)
+        return time.perf_counter() - t
+
+    def whole() -> float:
+        t = time.perf_counter()
+        ingest_repository(root, store=store, settings=settings)
+        return time.perf_counter() - t
+
+    one()  # the store attached, the code imported: the watcher's process is warm
+    single, single_all = _median(one, args.repeat)
+    noop, noop_all = _median(whole, args.repeat)
+    print(
+        f"one changed file of {files}, in one warm process, median of {args.repeat}:\n"
+        f"  run of that file (paths=[...])   {single:6.3f} s\n"
+        f"  no-op run of the whole repository {noop:6.3f} s   → {single / noop:.2f} of it"
+    )
+    return {"files": files, "onefile_s": single_all, "noop_s": noop_all}
+
+
 BENCHES = {
     "throughput": bench_throughput,
     "noop": bench_noop,
     "memory": bench_memory,
     "resume": bench_resume,
+    "onefile": bench_onefile,
 }
 
 
