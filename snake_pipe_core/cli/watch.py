@@ -1,5 +1,6 @@
 """``snake-pipe watch``: the file watcher, its status, its stop, and confirmed deletions."""
 
+import faulthandler
 import logging
 import os
 import signal
@@ -142,7 +143,8 @@ def watch(
     as_json: bool,
 ) -> int:
     """Watch the repositories and record their changes in the journal until stopped
-    (SIGINT/SIGTERM); exit 4 if another watcher already runs for the journal."""
+    (SIGINT/SIGTERM); exit 4 if another watcher already runs for the journal. SIGUSR1 writes
+    every thread's stack to stderr."""
     # Imported here: the watcher needs inotify (Linux); every other command works anywhere.
     from ..errors import JournalInUse, WatcherAlreadyRunning
     from ..watch.service import serve
@@ -173,6 +175,9 @@ def watch(
         stopping.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # `kill -USR1 <pid>` writes every thread's stack to stderr (the watcher's log): what a
+    # watcher that seems stuck is doing, without stopping it.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     what = f"; applying changes to {settings.store_location.describe()}" if ingest else ""
     from ..journal.postgres import redact_dsn
 
@@ -187,4 +192,5 @@ def watch(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        faulthandler.unregister(signal.SIGUSR1)
     return EXIT_OK

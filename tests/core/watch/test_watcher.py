@@ -731,6 +731,28 @@ def test_one_watcher_per_journal_and_a_clean_stop(make_repo: MakeRepo, tmp_path:
 
 
 @pytest.mark.integration
+def test_sigusr1_writes_every_threads_stack_and_the_watcher_goes_on(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    root = make_repo("r")
+    config = write_config(tmp_path, {"r": root})
+    log = tmp_path / "watch.log"
+    with watch_process(config, log, "--ingest") as proc:
+        # once the first run (the start's rescan) is done: a change later is a change of its own
+        assert wait_for(lambda: "succeeded" in log.read_text(errors="replace"), timeout=60)
+        proc.send_signal(signal.SIGUSR1)
+        assert wait_for(lambda: "_listen_to_mounts" in log.read_text(errors="replace"))
+        text = log.read_text(errors="replace")
+        assert text.count("most recent call first") >= 3  # the watcher's threads, not one
+        assert "run_ingest_loop" in text  # the --ingest thread too
+        write(root / "after" / "a.js.ast.json", ast(1))
+        assert wait_for(lambda: "#2-2: 1 path(s) → 1 extracted" in log.read_text(errors="replace"))
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+
+
+@pytest.mark.integration
 def test_spawn_watcher_starts_a_detached_watcher(make_repo: MakeRepo, tmp_path: Path) -> None:
     root = make_repo("r")
     settings = load_settings(write_config(tmp_path, {"r": root}), env={})
