@@ -426,7 +426,14 @@ def _check_schema(con: duckdb.DuckDBPyConnection, location: StoreLocation) -> No
     try:
         version = _schema_version(con)
     except duckdb.Error as e:  # readers (connect_readonly) meet a damaged store here first
-        raise as_store_error(e, location.describe()) or e from e
+        fault = as_store_error(e, location.describe())
+        if fault is None:  # a catalog an ingest is creating this very moment, say
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            fault = StoreError(
+                f"cannot read the schema version of the store {location.describe()} ({first}): "
+                "if an ingest is creating it, try again in a moment"
+            )
+        raise fault from e
     if version > SCHEMA_VERSION:
         raise StoreSchemaError(_too_new(location, version))
     if version < SCHEMA_VERSION:

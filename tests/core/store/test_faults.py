@@ -163,3 +163,20 @@ def test_a_full_disk_exits_3_and_a_rerun_after_freeing_space_completes(
     clean = tmp_path / "clean"
     assert cli("ingest", str(root), "--store", str(clean)).returncode == 0
     assert manifest(store) == manifest(clean)
+
+
+def test_a_schema_version_that_cannot_be_read_is_a_store_error() -> None:
+    """A reader whose catalog has no DuckLake tables to read yet (one an ingest is creating
+    this very moment, say) is told so as a StoreError, not DuckDB's bare exception."""
+    import duckdb
+
+    from snake_pipe_core.errors import StoreError
+    from snake_pipe_core.store.location import StoreLocation
+    from snake_pipe_core.store.store import _check_schema
+
+    con = duckdb.connect()  # no DuckLake attached: its metadata tables cannot be found
+    try:
+        with pytest.raises(StoreError, match=r"cannot read the schema version .* try again"):
+            _check_schema(con, StoreLocation.parse("/nowhere/store"))
+    finally:
+        con.close()
