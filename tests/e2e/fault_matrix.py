@@ -14,6 +14,7 @@ this runs as root (``nodac/sitecustomize.py`` drops them at interpreter start, t
 unprivileged deployment. Nothing here imports pytest.
 """
 
+import collections
 import hashlib
 import os
 import shutil
@@ -42,6 +43,7 @@ __all__ = [
     "StorePoller",
     "can_mount",
     "make_fault_site",
+    "tail",
 ]
 
 NODAC = Path(__file__).resolve().parent / "nodac"
@@ -63,7 +65,12 @@ self_check_timeout_s = 3
 retry_base_s = 0.5
 retry_max_s = 4
 max_run_paths = 100
+
+[commit]
+files = 2000
 """
+# (commits of 2,000 files: a run of the 20,000 new files of `sigkill_run_mid_run` commits
+# several times, so that it can be killed after its first commit and before its end.)
 
 
 def can_mount() -> bool:
@@ -112,6 +119,18 @@ class FaultSite:
     home: Path
     disk: Path | None = None  # the tmpfs gamma lives on, when mounted
     mounted: list[Path] = field(default_factory=list)
+    # What the consumer's test adds to a failure of convergence: its processes' logs (and
+    # their threads' stacks), so that a failure in CI says what the consumer was doing.
+    diagnostics: list[Callable[[], str]] = field(default_factory=list)
+
+    def diagnose(self) -> str:
+        parts = []
+        for probe in self.diagnostics:
+            try:
+                parts.append(probe())
+            except Exception as e:  # a diagnosis never hides the failure it explains
+                parts.append(f"(diagnosis failed: {e!r})")
+        return "\n".join(parts)
 
     @property
     def settings(self) -> Settings:
@@ -237,12 +256,18 @@ def reference(site: FaultSite, scratch: Path) -> dict[str, list[tuple[Any, ...]]
 
 class StorePoller:
     """Reads the store's views in a thread from :meth:`start`, and tells when they became
-    (and stayed) equal to an expected snapshot."""
+    (and stayed) equal to an expected snapshot. A read that fails (the store not there yet,
+    or anything else) is an empty sample, counted by its error; the thread never dies of it.
+    """
 
-    def __init__(self, store: Store, every: float = 0.2) -> None:
+    def __init__(
+        self, store: Store, every: float = 0.2, *, diagnose: Callable[[], str] | None = None
+    ) -> None:
         self.store, self.every = store, every
+        self.diagnose = diagnose
         self.samples: list[tuple[float, str]] = []
         self.last: dict[str, list[tuple[Any, ...]]] = {}
+        self.errors: collections.Counter[str] = collections.Counter()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.t0 = 0.0
@@ -258,8 +283,11 @@ class StorePoller:
             t = time.monotonic()
             try:
                 snapshot = views(self.store)
-            except StoreError:
+            except Exception as e:
                 snapshot = {}
+                if not isinstance(e, StoreError) or "no store at" not in str(e):
+                    lines = str(e).strip().splitlines() or [""]
+                    self.errors[f"{type(e).__name__}: {lines[0][:200]}"] += 1
             self.last = snapshot
             self.samples.append((t, digest(snapshot)))
             self._stop.wait(self.every)
@@ -291,7 +319,14 @@ class StorePoller:
             }
             for view, rows in expected.items()
         }
-        raise AssertionError(f"the store did not equal a fresh ingest in {timeout:.0f} s: {diff}")
+        failed = "; ".join(f"{n} x {e}" for e, n in self.errors.most_common(3)) or "none"
+        latest = f"{time.monotonic() - self.samples[-1][0]:.1f} s ago" if self.samples else "never"
+        details = self.diagnose() if self.diagnose is not None else ""
+        raise AssertionError(
+            f"the store did not equal a fresh ingest in {timeout:.0f} s "
+            f"({len(self.samples)} reads, the last {latest}; failed reads: {failed}): {diff}"
+            + (f"\n{details}" if details else "")
+        )
 
 
 def _tail_equal(samples: list[tuple[float, str]], want: str) -> list[tuple[float, str]]:
@@ -301,6 +336,12 @@ def _tail_equal(samples: list[tuple[float, str]], want: str) -> list[tuple[float
             break
         tail.append(sample)
     return list(reversed(tail))
+
+
+def tail(path: Path, lines: int = 120) -> str:
+    """The last ``lines`` lines of a log, headed by its name."""
+    text = path.read_text(errors="replace").splitlines() if path.exists() else ["(no such file)"]
+    return f"--- the last {min(len(text), lines)} lines of {path}:\n" + "\n".join(text[-lines:])
 
 
 def wait_until(what: str, probe: Callable[[], Any], timeout: float, every: float = 0.1) -> Any:
@@ -334,6 +375,9 @@ class Consumer(Protocol):
     def kill_run(self, repo: str, since: float) -> int:
         """SIGKILL the process doing the analysis of a run of ``repo`` in progress (one
         started after unix time ``since``) once it has committed a batch; its pid."""
+
+    def kill_landed(self, repo: str, since: float) -> bool:
+        """Whether the run :meth:`kill_run` killed failed of it (it may have ended first)."""
 
     def failed_runs(self, repo: str, since: float) -> int:
         """Runs of ``repo`` that failed since unix time ``since``."""
@@ -382,7 +426,7 @@ Scenario = Callable[[FaultSite, Consumer, Path], Result]
 
 
 def _converge(site: FaultSite, scratch: Path, *, timeout: float = 180.0) -> float:
-    poller = StorePoller(site.store).start()
+    poller = StorePoller(site.store, diagnose=site.diagnose).start()
     return poller.converged(reference(site, scratch), timeout=timeout)
 
 
@@ -434,18 +478,25 @@ def sigkill_watcher_and_restart(site: FaultSite, c: Consumer, scratch: Path) -> 
 
 
 def sigkill_run_mid_run(site: FaultSite, c: Consumer, scratch: Path) -> Result:
-    """SIGKILL the process of a run in progress, after its first commit."""
-    staging = site.base / "staging" / "bulk"
-    for i in range(40):
-        (staging / f"d{i}").mkdir(parents=True)
-    for i in range(20_000):  # small files: a run of a few seconds, mostly per-file costs
-        (staging / f"d{i % 40}" / f"f{i}.js.ast.json").write_bytes(_doc(40_000 + i, 0))
-    staging = staging.parent
-    since = time.time()
-    (staging / "bulk").rename(site.repos["beta"] / "bulk")  # one folder moved in: one run
-    pid = c.kill_run("beta", since)
+    """SIGKILL the process of a run in progress, after its first commit. A run can end
+    between the sight of its first commit and the kill (20,000 small files take about 1.5 s):
+    then another folder of new files comes, up to three times."""
+    for attempt in range(1, 4):
+        staging = site.base / "staging" / f"bulk{attempt}"
+        for i in range(40):
+            (staging / f"d{i}").mkdir(parents=True)
+        for i in range(20_000):  # small files: a run of seconds, mostly per-file costs
+            (staging / f"d{i % 40}" / f"f{i}.js.ast.json").write_bytes(
+                _doc(40_000 * attempt + i, 0)
+            )
+        since = time.time()
+        staging.rename(site.repos["beta"] / staging.name)  # one folder moved in: one run
+        pid = c.kill_run("beta", since)
+        if c.kill_landed("beta", since):
+            break
     seconds = _converge(site, scratch)
-    return Result("SIGKILL of a run's process mid-run", c.name, seconds, {"killed_pid": pid})
+    return Result("SIGKILL of a run's process mid-run", c.name, seconds,
+                  {"killed_pid": pid, "attempts": attempt})  # fmt: skip
 
 
 def run_fails_root_unreadable(site: FaultSite, c: Consumer, scratch: Path) -> Result:

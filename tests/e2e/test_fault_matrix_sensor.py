@@ -27,6 +27,7 @@ from tests.e2e.fault_matrix import (
     make_fault_site,
     reference,
     running_run,
+    tail,
     unmounted_root,
     wait_until,
 )
@@ -101,6 +102,9 @@ class Sensor:
         os.kill(pid, signal.SIGKILL)  # the run worker: its code server reports it failed
         return pid
 
+    def kill_landed(self, repo: str, since: float) -> bool:
+        return True  # the run's own process was killed while it ran: it cannot succeed
+
     def failed_runs(self, repo: str, since: float) -> int:
         return sum(1 for r in self.runs(repo)
                    if r["status"] == "FAILURE" and r["creationTime"] >= since)  # fmt: skip
@@ -130,6 +134,7 @@ def sensor(site: FaultSite) -> Iterator[Sensor]:
     env = {**site.process_env(), "SNAKE_PIPE_DISCOVERY_INTERVAL_S": "2",
            "DAGSTER_TELEMETRY_DISABLED": "1"}  # fmt: skip
     dev = DagsterDev(home=site.home, env=env)
+    site.diagnostics += [dev.log_tail, lambda: tail(site.journal_path.with_suffix(".log"))]
     reads: Path | None = None
     dev.start()
     try:
@@ -137,8 +142,8 @@ def sensor(site: FaultSite) -> Iterator[Sensor]:
         dagster_wait("the partitions", lambda: _partitions(dev) == sorted(site.repos) or None,
                      timeout=120)  # fmt: skip
         start_change_sensor(dev)
-        StorePoller(site.store).start().converged(reference(site, site.base / "scratch"),
-                                                  timeout=240)  # fmt: skip
+        first = StorePoller(site.store, diagnose=site.diagnose).start()
+        first.converged(reference(site, site.base / "scratch"), timeout=240)
         with polling_reader(site.store.path, site.base, pause=0.05) as reads:
             yield Sensor(site, dev)
     except BaseException:

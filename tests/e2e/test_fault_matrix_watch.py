@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,7 @@ from tests.e2e.fault_matrix import (
     make_fault_site,
     reference,
     running_run,
+    tail,
     unmounted_root,
     wait_until,
 )
@@ -45,6 +47,15 @@ class WatchIngest:
         self.site = site
         self.log = site.base / "watch-ingest.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        site.diagnostics.append(self.diagnose)
+
+    def diagnose(self) -> str:
+        """Every thread's stack (``snake-pipe watch`` writes them on SIGUSR1) and the end of
+        the log."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGUSR1)
+            time.sleep(1.0)
+        return tail(self.log)
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKE_PIPE_")}
@@ -94,6 +105,19 @@ class WatchIngest:
         os.kill(workers[0], signal.SIGKILL)
         return workers[0]
 
+    def kill_landed(self, repo: str, since: float) -> bool:
+        """The run ended failed: a worker of its pool died (not all its work was done)."""
+
+        def ended() -> list[tuple[Any, ...]]:
+            rows = self.site.store.query(
+                "SELECT status, error FROM runs WHERE repo = ? AND epoch(started_at) > ?",
+                [repo, since],
+            )
+            return rows if rows and all(r[0] != "running" for r in rows) else []
+
+        return any(s == "failed" and "process pool" in (e or "") for s, e in
+                   wait_until(f"the end of the run of {repo}", ended, 120))  # fmt: skip
+
     def failed_runs(self, repo: str, since: float) -> int:
         refusal = self.site.refusal(repo)  # a root that cannot be read fails before the run
         return refusal.refusals if refusal is not None and refusal.last_at >= since else 0
@@ -127,7 +151,7 @@ def consumer(site: FaultSite) -> Iterator[WatchIngest]:
     reads: Path | None = None
     c.start()
     try:
-        first = StorePoller(site.store).start()
+        first = StorePoller(site.store, diagnose=site.diagnose).start()
         first.converged(reference(site, site.base / "scratch"), timeout=180)
         # The plain reader polls from here (it would read a store not yet created before).
         with polling_reader(site.store.path, site.base, pause=0.05) as reads:
