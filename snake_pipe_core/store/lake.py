@@ -239,15 +239,22 @@ def open_lake(location: StoreLocation, *, read_only: bool) -> duckdb.DuckDBPyCon
                 delay = min(delay * 2, _BACKOFF_MAX_S)
                 continue
             con.close()
-            raise _attach_failure(location, e) from e
+            raise _attach_failure(location, e, read_only=read_only) from e
     con.execute(f"USE {CATALOG_ALIAS}")
     if catalog_file is not None and not read_only:
         keep_catalog_open(catalog_file)
     return con
 
 
-def _attach_failure(location: StoreLocation, e: duckdb.Error) -> StoreError:
+def _attach_failure(location: StoreLocation, e: duckdb.Error, *, read_only: bool) -> StoreError:
     where = location.describe()
+    if read_only and "Existing DuckLake" in str(e) and "does not exist" in str(e):
+        # A catalog without DuckLake's tables: a writer is creating them this very moment
+        # (or one stopped before it could).
+        return StoreError(
+            f"the store {where} is being created (its catalog has no tables yet): try again "
+            "in a moment, or run `snake-pipe ingest`, which creates it"
+        )
     return as_store_error(e, where, "the store's catalog") or StoreError(
         f"cannot open the store {where}: {e}"
     )
