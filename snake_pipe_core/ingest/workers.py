@@ -5,6 +5,13 @@ bytes and file count and submitted to a pool of worker processes, with at most a
 and a bounded number of bytes in flight, so memory stays bounded however big the repository.
 Small jobs never start a pool: they run in the calling process, which is faster for the
 near-real-time path and for tests.
+
+A worker's results come back as a file, and only the file's name through the pool:
+``ProcessPoolExecutor`` reads every worker's results from one shared pipe, and a worker killed
+(by the OOM killer, say) while writing a message longer than the pipe holds leaves half a
+message in it, on which the pool's manager thread waits forever: the run hung instead of
+failing. A name is written whole or not at all (a pipe write of at most ``PIPE_BUF`` bytes
+is atomic), so a dead worker is only ever seen as dead, and the run fails and is retried.
 """
 
 import gc
@@ -12,7 +19,10 @@ import itertools
 import logging
 import multiprocessing
 import os
+import pickle
+import shutil
 import sys
+import tempfile
 import threading
 import types
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -37,6 +47,10 @@ Work = WorkItem | str
 # Worker-process globals, set once by the initializer.
 _worker_analyzer: Analyzer | None = None
 _worker_root = ""
+_worker_chunks = itertools.count()
+# The folders a run's workers write their results into: one per pool, named after the process
+# that reads them (so that a later run removes the folders of a run that was killed).
+_RESULTS_PREFIX = "snake-pipe-results-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +83,8 @@ def _work_item(item: Work) -> WorkItem:
     return WorkItem(item, 0) if isinstance(item, str) else item
 
 
-def _analyze_chunk(items: list[Work]) -> Results:
+def _analyze_chunk(items: list[Work], out: str) -> str:
+    """Analyse a chunk; its results go to a new file in ``out``, whose name is returned."""
     analyzer = _worker_analyzer
     assert analyzer is not None, "worker not initialised"
     results = Results()
@@ -78,7 +93,42 @@ def _analyze_chunk(items: list[Work]) -> Results:
             results.add(analyzer.analyze_file(_worker_root, _work_item(item)))
     finally:
         forget_folder()
+    path = os.path.join(out, f"{os.getpid()}-{next(_worker_chunks)}")
+    with open(path, "wb") as f:
+        pickle.dump(results, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def _take_results(path: str) -> Results:
+    """The results a worker wrote (the file is removed)."""
+    with open(path, "rb") as f:
+        results: Results = pickle.load(f)
+    os.unlink(path)
     return results
+
+
+def _results_folder() -> str:
+    """A new folder for a pool's results; first the folders of runs that died are removed."""
+    base = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(base) if n.startswith(_RESULTS_PREFIX)]
+    except OSError:
+        names = []
+    for name in names:
+        owner = name[len(_RESULTS_PREFIX) :].split("-", 1)[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{_RESULTS_PREFIX}{os.getpid()}-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process
+    return True
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
@@ -256,9 +306,10 @@ class Executor:
         t = self.tuning
         known = self.known_hashes(None)
         log.debug("starting %d analysis workers (%d known hashes)", self.workers, len(known))
+        out = _results_folder()
         pool = _start_pool(self.workers, self.settings, os.fspath(self.root), known)
         del known
-        inflight: dict[Future[Results], int] = {}
+        inflight: dict[Future[str], int] = {}
         inflight_bytes = 0
         max_chunks = 2 * self.workers
         try:
@@ -270,13 +321,14 @@ class Executor:
                     done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                     for fut in done:
                         inflight_bytes -= inflight.pop(fut)
-                        yield self._learn(fut.result())
-                inflight[pool.submit(_analyze_chunk, chunk)] = chunk_bytes
+                        yield self._learn(_take_results(fut.result()))
+                inflight[pool.submit(_analyze_chunk, chunk, out)] = chunk_bytes
                 inflight_bytes += chunk_bytes
             while inflight:
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for fut in done:
                     inflight_bytes -= inflight.pop(fut)
-                    yield self._learn(fut.result())
+                    yield self._learn(_take_results(fut.result()))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            shutil.rmtree(out, ignore_errors=True)
