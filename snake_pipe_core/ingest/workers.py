@@ -307,7 +307,11 @@ class Executor:
         known = self.known_hashes(None)
         log.debug("starting %d analysis workers (%d known hashes)", self.workers, len(known))
         out = _results_folder()
-        pool = _start_pool(self.workers, self.settings, os.fspath(self.root), known)
+        try:
+            pool = _start_pool(self.workers, self.settings, os.fspath(self.root), known)
+        except BaseException:
+            shutil.rmtree(out, ignore_errors=True)
+            raise
         del known
         inflight: dict[Future[str], int] = {}
         inflight_bytes = 0
