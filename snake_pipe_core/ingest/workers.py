@@ -33,6 +33,7 @@ from ..analysis import AnalysisSettings, Analyzer, FileRead, WorkItem
 from ..analysis.beneath import forget_folder
 from ..hashes import KnownHashes
 from ..models import FileVerdict
+from ..processes import pid_alive
 from .lifeline import die_with
 from .results import Results
 
@@ -116,19 +117,9 @@ def _results_folder() -> str:
         names = []
     for name in names:
         owner = name[len(_RESULTS_PREFIX) :].split("-", 1)[0]
-        if owner.isdigit() and not _alive(int(owner)):
+        if owner.isdigit() and not pid_alive(int(owner)):
             shutil.rmtree(os.path.join(base, name), ignore_errors=True)
     return tempfile.mkdtemp(prefix=f"{_RESULTS_PREFIX}{os.getpid()}-")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # someone else's process
-    return True
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
