@@ -7,6 +7,7 @@ collects every node's type; the counts are then read off the type histogram, whi
 per-node work to a couple of C-level operations.
 """
 
+import functools
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -233,7 +234,7 @@ class AstFormat:
         format's type sets and corrected by ``adjust`` (see :meth:`adjust`). The one
         definition both paths use, the native scanner's included. Whichever of the histogram
         and the map of counted types is smaller is the one looked through."""
-        roles = self._roles()
+        roles = self._roles
         counts = [0, 0, 0, 0]
         if len(types) <= len(roles):
             for t, n in types.items():
@@ -249,14 +250,12 @@ class AstFormat:
             counts[i] = max(0, counts[i] + delta)
         return counts[0], counts[1], counts[2], counts[3]
 
+    @functools.cached_property
     def _roles(self) -> dict[str, tuple[int, ...]]:
         """Node type -> the counts (indexes into :data:`COUNT_NAMES`) it adds to; made once."""
-        roles: dict[str, tuple[int, ...]] | None = self.__dict__.get("_roles_map")
-        if roles is None:
-            roles = {}
-            sets = (self.function_types, self.class_types, self.import_types, self.branch_types)
-            for i, types in enumerate(sets):
-                for t in types:
-                    roles[t] = (*roles.get(t, ()), i)
-            self.__dict__["_roles_map"] = roles
+        roles: dict[str, tuple[int, ...]] = {}
+        sets = (self.function_types, self.class_types, self.import_types, self.branch_types)
+        for i, types in enumerate(sets):
+            for t in types:
+                roles[t] = (*roles.get(t, ()), i)
         return roles
