@@ -292,3 +292,31 @@ def test_small_files_are_merged_as_they_pile_up(make_repo: MakeRepo, tmp_path: P
         assert table_files(con)["file_versions"] < COMPACT_AT_FILES // 2
     assert store.query("SELECT count(*) FROM extracted_files") == [(len(files),)]
     assert store.query("SELECT count(*) FROM runs WHERE status = 'succeeded'") == [(len(files),)]
+
+
+def test_only_small_files_are_merged(make_repo: MakeRepo, tmp_path: Path) -> None:
+    """A bulk ingest's batches are files of a good size: merging them cost time and memory
+    at the end of every big ingest for no faster query. Only files below the size limit are
+    merged, and they are counted against the threshold alone."""
+    from snake_pipe_core.store.maintenance import compact, small_files, table_files
+
+    files = {f"m{i}/f{i}.js.ast.json": asts.dumps(asts.estree(2) | {"end": i}) for i in range(12)}
+    root = make_repo("w", files)
+    store = Store(tmp_path / "s")
+    settings = load_settings(env={}, workers=1)
+    for rel in sorted(files):  # 12 one-file runs: below the threshold, nothing merged yet
+        ingest_repository(root, store=store, settings=settings, paths=[rel])
+    with store.connect(read_only=True) as con:
+        before = table_files(con)
+        sizes = con.execute(
+            "SELECT max(data_file_size_bytes) FROM ducklake_list_files('snake', 'file_versions')"
+        ).fetchall()[0][0]
+        assert small_files(con, below=sizes + 1)["file_versions"] == before["file_versions"] == 12
+        assert small_files(con, below=1)["file_versions"] == 0
+    assert not compact(store, at_files=10, below=1)  # no file that small: none is merged
+    with store.connect(read_only=True) as con:
+        assert table_files(con) == before
+    assert compact(store, at_files=10, below=sizes + 1)
+    with store.connect(read_only=True) as con:
+        assert table_files(con)["file_versions"] < 12
+    assert store.query("SELECT count(*) FROM extracted_files") == [(len(files),)]
