@@ -52,13 +52,12 @@ class AnalysisSettings:
 
 
 class WorkItem(NamedTuple):
-    """A file to analyse: its OS path relative to the root, what the manifest knew, and the
-    file discovery saw there (device and inode; 0: not known). (A tuple: chunks of them are
-    pickled to workers.)"""
+    """A file to analyse: its OS path relative to the root, its size, and the file discovery
+    saw there (device and inode; 0: not known). (A tuple: chunks of them are pickled to
+    workers.)"""
 
     path: str
     size: int
-    prev_hash: str | None = None
     dev: int = 0
     ino: int = 0
 
@@ -107,7 +106,7 @@ class Analyzer:
     def analyze_file(self, root: str, item: WorkItem) -> FileVerdict:
         """Analyse one file under ``root``; never raises for a bad file."""
         read = self.read_file(root, item)
-        return read if isinstance(read, FileVerdict) else self.analyze_read(read, item)
+        return read if isinstance(read, FileVerdict) else self.analyze_read(read)
 
     def read_file(self, root: str, item: WorkItem) -> FileVerdict | FileRead:
         """Read and hash one file, or the verdict when it cannot be read whole.
@@ -156,10 +155,11 @@ class Analyzer:
             )
         return FileRead(item.path, size, mtime, data, hashlib.sha256(data).digest())
 
-    def analyze_read(self, read: FileRead, item: WorkItem) -> FileVerdict:
-        """The verdict on bytes read whole: reused when this content was analysed before."""
+    def analyze_read(self, read: FileRead) -> FileVerdict:
+        """The verdict on bytes read whole: reused when this content was analysed before
+        (the file's own previous content among them: every analysed content is known)."""
         digest = read.digest.hex()
-        if self.settings.reuse and (digest == item.prev_hash or read.digest in self.known_hashes):
+        if self.settings.reuse and read.digest in self.known_hashes:
             return FileVerdict(read.path, read.size, read.mtime_ns, digest, reused=True)
         return self.analyze_bytes(
             read.data, path=read.path, size=read.size, mtime_ns=read.mtime_ns, digest=digest

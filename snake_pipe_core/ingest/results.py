@@ -40,12 +40,28 @@ class Results:
     reused: int = 0
     bytes_read: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    # Extracted files by language, as ``ast_files`` says it, counted from their analysis here;
+    # the stored paths of extracted files analysed before (reused: no analysis here), whose
+    # language the store says at the end of the run.
+    languages: dict[str, int] = field(default_factory=dict)
+    unresolved: list[str] = field(default_factory=list)
 
     def add(self, v: FileVerdict) -> None:
         state = v.state
+        path = storage_path(v.path)
+        name_language = language_from_name(v.path)
         if state is FileState.EXTRACTED:
             self.extracted += 1
             self.reused += v.reused
+            m = v.metadata
+            if m is None:
+                self.unresolved.append(path)
+            else:  # schema.FILE_LANGUAGE: declared, else the name's, else the format's
+                language = m.declared_language
+                if language is None:
+                    language = name_language if name_language is not None else m.format_language
+                language = "unknown" if language is None else language
+                self.languages[language] = self.languages.get(language, 0) + 1
         elif state is FileState.QUARANTINED:
             self.quarantined += 1
             reason = v.reason.value if v.reason is not None else ""
@@ -58,12 +74,12 @@ class Results:
             self.bytes_read += v.size
         self.rows.append(
             (
-                storage_path(v.path),
+                path,
                 v.size,
                 v.mtime_ns,
                 v.content_hash,
                 v.format,
-                language_from_name(v.path),
+                name_language,
                 state.value,
                 v.reason.value if v.reason is not None else v.excluded_by,
                 v.detail,
@@ -84,6 +100,9 @@ class Results:
         self.bytes_read += other.bytes_read
         for reason, n in other.reasons.items():
             self.reasons[reason] = self.reasons.get(reason, 0) + n
+        for language, n in other.languages.items():
+            self.languages[language] = self.languages.get(language, 0) + n
+        self.unresolved += other.unresolved
 
     @classmethod
     def of(cls, verdicts: "list[FileVerdict]") -> "Results":

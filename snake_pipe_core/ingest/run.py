@@ -112,6 +112,10 @@ class _Commits:
     quarantined_before: dict[str, QuarantineHistory] = field(default_factory=dict)
     # Contents whose metadata this run has committed: identical files are stored once.
     analysed: set[str] = field(default_factory=set)
+    # The run's extracted files by language, and the files whose language the store says
+    # (see Results): the run's languages without a query over all of its files at the end.
+    languages: dict[str, int] = field(default_factory=dict)
+    unresolved: list[str] = field(default_factory=list)
 
     def add(self, results: Results) -> None:
         if results.metas:
@@ -131,6 +135,9 @@ class _Commits:
         s.bytes_read += results.bytes_read
         for reason, n in results.reasons.items():
             s.reasons[reason] = s.reasons.get(reason, 0) + n
+        for language, n in results.languages.items():
+            self.languages[language] = self.languages.get(language, 0) + n
+        self.unresolved += results.unresolved
 
     def remember(self, key: str, prev: ManifestRow | None) -> None:
         """Note what the manifest knew of a file about to get a new version."""
@@ -271,8 +278,7 @@ def _to_analyse(
             commits.add(Results.of([_direct_verdict(entry)]))
             continue
         commits.planned += 1
-        prev_hash = prev.content_hash if prev and prev.state == FileState.EXTRACTED else None
-        yield WorkItem(entry.path, entry.size, prev_hash, entry.dev, entry.ino)
+        yield WorkItem(entry.path, entry.size, entry.dev, entry.ino)
 
 
 def ingest_repository(
@@ -448,7 +454,12 @@ def _ingest(
         summary.seconds = time.monotonic() - started
         summary.status = "succeeded"
         summary.commit_retries = retry_stats.snapshot()[0] - retries_before
-        store.finish_run(summary, status="succeeded", deleted=gone)
+        store.finish_run(
+            summary,
+            status="succeeded",
+            deleted=gone,
+            languages=(commits.languages, commits.unresolved),
+        )
         summary.commit_retries = retry_stats.snapshot()[0] - retries_before
         _compact(store)
         live = sum(n for state, n in summary.totals.items() if state != FileState.DELETED)

@@ -231,7 +231,7 @@ class Executor:
             st = os.stat(os.path.join(self.root, path), follow_symlinks=False)
         except (OSError, ValueError):
             return WorkItem(path, 0)  # the read will say what happened to it
-        return WorkItem(path, st.st_size, None, st.st_dev, st.st_ino)
+        return WorkItem(path, st.st_size, st.st_dev, st.st_ino)
 
     def _run_small(self, work: list[Work]) -> Results:
         """A few files in this process: read and hash them all, ask for just their hashes
@@ -246,10 +246,7 @@ class Executor:
         if digests and self.settings.reuse:
             analyzer.known_hashes = self.known_hashes(digests)
         return Results.of(
-            [
-                r if isinstance(r, FileVerdict) else analyzer.analyze_read(r, item)
-                for r, item in zip(reads, items, strict=True)
-            ]
+            [r if isinstance(r, FileVerdict) else analyzer.analyze_read(r) for r in reads]
         )
 
     def _run_inline(self, items: Iterable[Work], known: KnownHashes) -> Iterator[Results]:

@@ -402,3 +402,44 @@ def test_runs_of_many_paths_see_the_manifest_under_each(
     view = files_view(store)
     assert view["d1/b.ts.ast.json"][0] == "deleted" and view["d79/b.ts.ast.json"][0] == "extracted"
     assert view["d_x/%odd_.js.ast.json"][0] == "extracted"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_runs_languages_are_what_ast_files_says_of_its_files(
+    make_repo: MakeRepo, store: Store, workers: int
+) -> None:
+    """The run counts its files' languages as they are analysed (declared by the envelope,
+    else the name's, else the format's) and asks the store only about the files whose content
+    was analysed before; the counts equal the ``ast_files`` view's for the run, every time."""
+    settings = load_settings(env={}, workers=workers)
+    files = {
+        **{f"js/f{i}.js.ast.json": asts.dumps(asts.estree(1 + i % 5)) for i in range(90)},
+        **{f"ts/f{i}.ts.ast.json": asts.dumps(asts.ts_estree() | {"n": i}) for i in range(40)},
+        **{f"py/m{i}.ast.json": asts.dumps(asts.python_envelope()) for i in range(5)},  # declared
+        **{f"go/g{i}.ast.json": asts.dumps(asts.tree_sitter("go", 2 + i)) for i in range(5)},
+        "c/x.h.c.ast.json": asts.dumps(asts.clang()),
+        "bad/broken.js.ast.json": b"{",
+    }
+    root = make_repo("repo", files)
+
+    def check(s: Any) -> None:
+        in_view = store.query(
+            "SELECT language, count(*) FROM ast_files WHERE run_id = ? AND state = 'extracted' "
+            "GROUP BY 1", [s.run_id]
+        )  # fmt: skip
+        assert s.languages == dict(in_view)
+
+    first = ingest(root, store, settings)
+    assert first.quarantined == 1 and first.reused == 0
+    check(first)
+    # Contents analysed before, under new paths and names (their language is the store's)
+    # and touched in place; and new contents beside them.
+    (root / "copies").mkdir()
+    for i in range(20):
+        shutil.copy(root / f"js/f{i}.js.ast.json", root / f"copies/c{i}.ts.ast.json")
+    shutil.copy(root / "py/m0.ast.json", root / "copies/m.rs.ast.json")
+    os.utime(root / "ts/f3.ts.ast.json", ns=(1, 1))
+    (root / "js/new.js.ast.json").write_bytes(asts.dumps(asts.estree(7) | {"new": 1}))
+    second = ingest(root, store, settings)
+    assert second.reused == 22 and second.extracted == 23
+    check(second)

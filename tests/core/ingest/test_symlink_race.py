@@ -50,9 +50,7 @@ def discovered_then_read(root: Path, settings: Settings, changes: list[Callable[
         change()
     analyzer = Analyzer(AnalysisSettings())
     return {
-        e.path: analyzer.analyze_file(
-            str(root.resolve()), WorkItem(e.path, e.size, None, e.dev, e.ino)
-        )
+        e.path: analyzer.analyze_file(str(root.resolve()), WorkItem(e.path, e.size, e.dev, e.ino))
         for e in entries
         if e.problem is None and e.excluded_by is None
     }
