@@ -22,6 +22,7 @@ from ..errors import StoreError
 from ..guard import MassDeleteGuard
 from ..hashes import KnownHashes
 from ..models import FileState, FileVerdict, IngestSummary, Reason, ScanEntry
+from ..processes import collector_paused
 from ..store import ManifestRow, QuarantineHistory, Store, repo_lock, retry_stats, utcnow
 from ..store.maintenance import compact
 from .discovery import Rules, Walk, storage_path
@@ -342,7 +343,8 @@ def ingest_repository(
     if (workers or settings.worker_count) > 1 and paths is None:
         prestart_workers()  # a whole repository: likely to need the pool; starts meanwhile
     store.open()  # a store that cannot be used says so first
-    with repo_lock(store.path, repo, timeout=lock_timeout):  # one run of a repo at a time
+    # One run of a repository at a time; its rows are acyclic tuples: no collector meanwhile.
+    with repo_lock(store.path, repo, timeout=lock_timeout), collector_paused():
         return _ingest(
             real_root,
             repo,
