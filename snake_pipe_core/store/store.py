@@ -11,14 +11,14 @@ meets a busy catalog retries (:func:`~snake_pipe_core.store.lake.in_transaction`
 one repository still take turns (:func:`~snake_pipe_core.store.lock.repo_lock`).
 """
 
-import gc
 import logging
 import os
 import threading
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,7 +30,7 @@ from ..errors import StoreError, StoreSchemaError
 from ..hashes import KnownHashes
 from ..ingest.results import MANIFEST_COLUMNS, METADATA_COLUMNS, Results
 from ..models import IngestSummary
-from ..processes import host_name, pid_alive
+from ..processes import collector_paused, host_name, pid_alive
 from .faults import as_store_error, is_full
 from .lake import in_transaction, open_lake, release_catalog, retry_stats
 from .location import CATALOG_ALIAS, StoreLocation
@@ -475,7 +475,11 @@ def _migrate(con: duckdb.DuckDBPyConnection, location: StoreLocation) -> None:
     """Create or upgrade the schema; concurrent writers may race here, and the loser of a
     conflict retries and then finds the work done."""
 
+    created = False
+
     def migrate(con: duckdb.DuckDBPyConnection) -> None:
+        nonlocal created
+        created = False  # a retried transaction starts over
         con.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)"
@@ -491,12 +495,15 @@ def _migrate(con: duckdb.DuckDBPyConnection, location: StoreLocation) -> None:
                 con.execute(sql)
                 con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, utcnow()])
         con.execute(VIEWS)
+        _set_options(con)
+        if current == 0:  # the tables get their statistics in the commit that creates them
+            _write_placeholders(con, _PLACEHOLDERS)
+            created = True
 
     if _schema_version(con) == SCHEMA_VERSION:
         return
     in_transaction(con, migrate, what=f"creating the store {location.describe()}")
-    in_transaction(con, _set_options, what=f"creating the store {location.describe()}")
-    _initialise_stats(con, location)
+    _initialise_stats(con, location, placeholders_written=created)
 
 
 def _set_options(con: duckdb.DuckDBPyConnection) -> None:
@@ -519,7 +526,14 @@ _PLACEHOLDERS = {
 }  # fmt: skip
 
 
-def _initialise_stats(con: duckdb.DuckDBPyConnection, location: StoreLocation) -> None:
+def _write_placeholders(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:
+    for table in tables:
+        con.execute(f"INSERT INTO {table} VALUES ({_PLACEHOLDERS[table][1]})")
+
+
+def _initialise_stats(
+    con: duckdb.DuckDBPyConnection, location: StoreLocation, *, placeholders_written: bool
+) -> None:
     """Give every table its statistics before anyone reads the new store.
 
     DuckLake writes a table's statistics with its first rows. A reader that plans a query
@@ -527,7 +541,8 @@ def _initialise_stats(con: duckdb.DuckDBPyConnection, location: StoreLocation) -
     ("INTERNAL Error: Calling GetValueInternal on a value that is NULL", in
     GetGlobalTableStats: 3 of 45 fresh DuckDB CLI readers during two first ingests); once every
     table has statistics it does not happen. So a new store writes one placeholder row into
-    each table and deletes it again, before it is handed to anyone."""
+    each table — in the transaction that creates the tables (``placeholders_written``), or
+    here for a table without statistics — and deletes it again."""
     meta = f"__ducklake_metadata_{CATALOG_ALIAS}"
     missing = [
         t
@@ -538,19 +553,17 @@ def _initialise_stats(con: duckdb.DuckDBPyConnection, location: StoreLocation) -
         ).fetchall()
         if t in _PLACEHOLDERS
     ]
-    if not missing:
+    if not missing and not placeholders_written:
         return
-
-    def write(c: duckdb.DuckDBPyConnection) -> None:
-        for table in missing:
-            c.execute(f"INSERT INTO {table} VALUES ({_PLACEHOLDERS[table][1]})")
 
     def delete(c: duckdb.DuckDBPyConnection) -> None:
         for table in _PLACEHOLDERS:
             c.execute(f"DELETE FROM {table} WHERE {_PLACEHOLDERS[table][0]}")
 
-    in_transaction(con, write, what=f"creating the store {location.describe()}")
-    in_transaction(con, delete, what=f"creating the store {location.describe()}")
+    what = f"creating the store {location.describe()}"
+    if missing:
+        in_transaction(con, partial(_write_placeholders, tables=missing), what=what)
+    in_transaction(con, delete, what=what)
 
 
 def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pa.Table:
@@ -579,9 +592,6 @@ def _load_manifest(
         con.register("prefix_v", pa.table([list(prefixes)], names=["p"]))
         registered = True
         sql += " AND EXISTS (SELECT 1 FROM prefix_v WHERE path = p OR starts_with(path, p || '/'))"
-    # Hundreds of thousands of small tuples: the cyclic collector would only cost time here.
-    enabled = gc.isenabled()
-    gc.disable()
     try:
         # In batches, so that the whole result never sits beside its Python copy; the states
         # and reasons are a handful of strings, shared instead of one copy a row.
@@ -589,18 +599,20 @@ def _load_manifest(
         manifest: dict[str, ManifestRow] = {}
         words: dict[str | None, str | None] = {}
         make = ManifestRow._make
-        for batch in reader:
-            paths, sizes, mtimes, states, reasons, *rest = (c.to_pylist() for c in batch.columns)
-            states = [words.setdefault(w, w) for w in states]
-            reasons = [words.setdefault(w, w) for w in reasons]
-            rows = zip(sizes, mtimes, states, reasons, *rest, strict=True)
-            manifest.update(zip(paths, map(make, rows), strict=True))
+        # Hundreds of thousands of small tuples: the cyclic collector would only cost time.
+        with collector_paused():
+            for batch in reader:
+                paths, sizes, mtimes, states, reasons, *rest = (
+                    c.to_pylist() for c in batch.columns
+                )
+                states = [words.setdefault(w, w) for w in states]
+                reasons = [words.setdefault(w, w) for w in reasons]
+                rows = zip(sizes, mtimes, states, reasons, *rest, strict=True)
+                manifest.update(zip(paths, map(make, rows), strict=True))
         return manifest
     finally:
         if registered:
             con.unregister("prefix_v")
-        if enabled:
-            gc.enable()
 
 
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
