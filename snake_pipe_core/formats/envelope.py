@@ -10,7 +10,7 @@ __all__ = ["Envelope", "ParserInfo", "SourceInfo", "looks_like_envelope", "open_
 
 
 class ParserInfo(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
     name: str
     version: str | None = None
     grammar: str | None = None
@@ -18,7 +18,7 @@ class ParserInfo(BaseModel):
 
 
 class SourceInfo(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
     path: str | None = None
     sha256: str | None = None
     size: int | None = None
@@ -27,7 +27,7 @@ class SourceInfo(BaseModel):
 class Envelope(BaseModel):
     """``{"language", "parser", "source", "ast"}``; ``ast`` is checked separately."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
     language: str | None = None
     parser: ParserInfo | None = None
     source: SourceInfo | None = None
