@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ..config import DiscoverySettings
@@ -157,6 +157,12 @@ class Walk:
     # read's ``fstat`` gives its size and mtime. On a first ingest that is a system call and
     # several microseconds of the coordinating process less per file.
     known: Container[str] | None = None
+    # Asked, with its stored path, size and mtime, about each regular file among ``known``
+    # that no rule excludes: True means the file is unchanged, and the walk only counts it
+    # (``unchanged_files``) instead of yielding an entry for the diff to compare. A no-op
+    # run of 1,000,000 files is mostly such files: 2 µs each less.
+    unchanged: Callable[[str, int, int], bool] | None = None
+    unchanged_files: int = 0
     unreadable_dirs: list[str] = field(default_factory=list)
     dirs_walked: int = 0
 
@@ -212,7 +218,7 @@ class Walk:
                 self.unreadable_dirs.append(rel_dir)
                 continue
             self.dirs_walked += 1
-            known, exclusion = self.known, self.rules.exclusion
+            known, unchanged, exclusion = self.known, self.unchanged, self.rules.exclusion
             with it:
                 for entry in it:
                     name = entry.name
@@ -222,15 +228,24 @@ class Walk:
                             if not self.rules.prune(name, rel):
                                 stack.append(rel)
                             continue
-                        if (
-                            known is not None
-                            and entry.is_file(follow_symlinks=False)  # d_type: no syscall
-                            and (rel if rel.isascii() else storage_path(rel)) not in known
-                            and exclusion(name, rel) is None
-                        ):
-                            yield rel
-                            continue
-                        st = entry.stat(follow_symlinks=False)
+                        # d_type: no syscall
+                        if known is None or not entry.is_file(follow_symlinks=False):
+                            st = entry.stat(follow_symlinks=False)
+                        elif (key := rel if rel.isascii() else storage_path(rel)) not in known:
+                            if exclusion(name, rel) is None:
+                                yield rel
+                                continue
+                            st = entry.stat(follow_symlinks=False)
+                        else:
+                            st = entry.stat(follow_symlinks=False)
+                            if (
+                                unchanged is not None
+                                and stat.S_ISREG(st.st_mode)
+                                and exclusion(name, rel) is None
+                                and unchanged(key, st.st_size, st.st_mtime_ns)
+                            ):
+                                self.unchanged_files += 1
+                                continue
                     except OSError as e:
                         log.warning("cannot stat %s: %s", rel, e)
                         continue  # vanished between listing and stat

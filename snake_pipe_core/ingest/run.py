@@ -205,6 +205,12 @@ def _is_unchanged(entry: ScanEntry, prev: ManifestRow | None, full: bool) -> boo
         return prev.state == FileState.EXCLUDED and prev.reason == entry.excluded_by
     if entry.problem is not None:
         return prev.state == FileState.QUARANTINED and prev.reason == entry.problem
+    return _stays(prev, full)
+
+
+def _stays(prev: ManifestRow, full: bool) -> bool:
+    """Whether a regular file that no rule excludes, found as the manifest knows it (same
+    size and mtime), keeps its verdict without being read."""
     if prev.state == FileState.EXCLUDED:
         return prev.reason == "released"  # accepted by a person until its content changes
     if full:
@@ -255,6 +261,21 @@ def _to_analyse(
     """Walk and diff with the manifest: yield the files to read, in the order found. What
     the walk alone decides (a rule excludes the file, a stat problem) goes to ``commits``;
     what the manifest holds and the walk does not find stays in ``manifest``."""
+
+    def unchanged(key: str, size: int, mtime_ns: int) -> bool:
+        prev = manifest.get(key)
+        if (
+            prev is None
+            or prev.size != size
+            or prev.mtime_ns != mtime_ns
+            or key in retry
+            or not _stays(prev, full)
+        ):
+            return False
+        del manifest[key]
+        return True
+
+    walk.unchanged = unchanged  # counted by the walk; the rest is compared here
     for entry in walk.entries():
         summary.discovered += 1
         if isinstance(entry, str):  # new to the manifest, not statted: to be read
@@ -280,6 +301,8 @@ def _to_analyse(
             continue
         commits.planned += 1
         yield WorkItem(entry.path, entry.size, entry.dev, entry.ino)
+    summary.discovered += walk.unchanged_files
+    summary.unchanged += walk.unchanged_files
 
 
 def ingest_repository(
@@ -408,7 +431,7 @@ def _ingest(
             progress(
                 Progress(
                     repo,
-                    summary.discovered,
+                    summary.discovered + (0 if walk_done else walk.unchanged_files),
                     commits.planned,
                     commits.done + len(commits.pending),
                     summary.bytes_read,
