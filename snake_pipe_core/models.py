@@ -1,8 +1,8 @@
 """Records that flow through the engine: light, immutable, cheap to pickle."""
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from enum import StrEnum
-from operator import attrgetter
+from typing import NamedTuple
 
 __all__ = [
     "AstMetadata",
@@ -64,9 +64,12 @@ class ScanEntry:
     ino: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class AstMetadata:
-    """What one pass over a valid AST file measured. Shared by all paths with this content."""
+class AstMetadata(NamedTuple):
+    """What one pass over a valid AST file measured. Shared by all paths with this content.
+
+    A named tuple rather than a frozen dataclass: one is made for every file analysed, and a
+    frozen dataclass's ``__init__`` sets its 15 fields one ``object.__setattr__`` at a time
+    (1.2 µs against 0.3 µs, on 4 KB files a tenth of the analysis); it pickles as a tuple."""
 
     format: str
     declared_language: str | None
@@ -84,15 +87,11 @@ class AstMetadata:
     span_end_line: int | None
     node_types: bytes  # JSON object: node type -> count
 
-    def __reduce__(self) -> tuple[type["AstMetadata"], tuple[object, ...]]:
-        # Positional re-creation: workers send one per file, and the default pickling of a
-        # frozen slots dataclass calls dataclasses.fields() for each object it loads.
-        return (AstMetadata, _META_VALUES(self))
 
+class FileVerdict(NamedTuple):
+    """The outcome of analysing one file: exactly one of metadata, a reason, or reuse.
 
-@dataclass(frozen=True, slots=True)
-class FileVerdict:
-    """The outcome of analysing one file: exactly one of metadata, a reason, or reuse."""
+    A named tuple, as :class:`AstMetadata` is: one is made for every file."""
 
     path: str
     size: int
@@ -109,9 +108,6 @@ class FileVerdict:
     # Set for files excluded by a rule: the rule, e.g. ``non-ast-json:package.json``.
     excluded_by: str | None = None
 
-    def __reduce__(self) -> tuple[type["FileVerdict"], tuple[object, ...]]:
-        return (FileVerdict, _VERDICT_VALUES(self))
-
     @property
     def state(self) -> FileState:
         if self.vanished:
@@ -119,10 +115,6 @@ class FileVerdict:
         if self.excluded_by is not None:
             return FileState.EXCLUDED
         return FileState.QUARANTINED if self.reason is not None else FileState.EXTRACTED
-
-
-_META_VALUES = attrgetter(*(f.name for f in fields(AstMetadata)))
-_VERDICT_VALUES = attrgetter(*(f.name for f in fields(FileVerdict)))
 
 
 @dataclass(slots=True)

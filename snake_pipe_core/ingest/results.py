@@ -7,8 +7,7 @@ which also walks the tree and commits, spends microseconds per file instead of b
 unpickling objects: on small files it was the bottleneck of the whole ingest.
 """
 
-from dataclasses import dataclass, field, fields
-from operator import attrgetter
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..languages import language_from_name
@@ -22,9 +21,7 @@ MANIFEST_COLUMNS = (
     "path", "size_bytes", "mtime_ns", "content_hash", "format", "name_language", "state",
     "reason", "detail",
 )  # fmt: skip
-_META_FIELDS = tuple(f.name for f in fields(AstMetadata) if f.name != "node_types")
-METADATA_COLUMNS = ("content_hash", *_META_FIELDS, "node_types")
-_META_VALUES = attrgetter(*_META_FIELDS)
+METADATA_COLUMNS = ("content_hash", *AstMetadata._fields)
 
 
 @dataclass(slots=True)
@@ -87,7 +84,7 @@ class Results:
         )
         if v.metadata is not None:
             m = v.metadata
-            self.metas.append((v.content_hash, *_META_VALUES(m), m.node_types.decode()))
+            self.metas.append((v.content_hash, *m[:-1], m.node_types.decode()))
 
     def extend(self, other: "Results") -> None:
         self.rows += other.rows
