@@ -62,9 +62,9 @@ class WorkItem(NamedTuple):
     ino: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class FileRead:
-    """A file's bytes, read whole and unchanged while reading, and their sha256."""
+class FileRead(NamedTuple):
+    """A file's bytes, read whole and unchanged while reading, and their sha256. (A tuple,
+    as a verdict is: one a file.)"""
 
     path: str
     size: int
