@@ -8,7 +8,8 @@ inlining is off, see schema.DATA_INLINING_ROW_LIMIT), and every commit is a snap
 that every few dozen runs. A bulk ingest's batches (20,000 files, about a megabyte a table)
 are files of a useful size already: merging them at the end of a 1,000,000-file ingest took
 2.9 s and 340 MiB more in the ingest's process, for queries no faster (docs/decisions.md); the
-nightly :func:`maintain` merges them. It runs all of DuckLake's maintenance, each step its own transaction so that writers go on meanwhile:
+nightly :func:`maintain` merges them. It runs all of DuckLake's maintenance, each step its
+own transaction so that writers go on meanwhile:
 
 1. write rows another writer may have inlined in the catalog to Parquet
    (``ducklake_flush_inlined_data``);
