@@ -276,33 +276,35 @@ def _to_analyse(
         return True
 
     walk.unchanged = unchanged  # counted by the walk; the rest is compared here
-    for entry in walk.entries():
-        summary.discovered += 1
-        if isinstance(entry, str):  # new to the manifest, not statted: to be read
-            summary.new += 1
+    try:
+        for entry in walk.entries():
+            summary.discovered += 1
+            if isinstance(entry, str):  # new to the manifest, not statted: to be read
+                summary.new += 1
+                commits.planned += 1
+                yield entry
+                continue
+            key = storage_path(entry.path)
+            prev = manifest.pop(key, None)
+            # new/changed/unchanged describe the disk against the manifest; whether the
+            # file is read again (full mode, a transient reason…) is another matter.
+            if prev is None:
+                summary.new += 1
+            elif _same_stat(entry, prev):
+                summary.unchanged += 1
+            else:
+                summary.changed += 1
+            if key not in retry and _is_unchanged(entry, prev, full):
+                continue
+            commits.remember(key, prev)
+            if entry.excluded_by is not None or entry.problem is not None:
+                commits.add(Results.of([_direct_verdict(entry)]))
+                continue
             commits.planned += 1
-            yield entry
-            continue
-        key = storage_path(entry.path)
-        prev = manifest.pop(key, None)
-        # new/changed/unchanged describe the disk against the manifest; whether the
-        # file is read again (full mode, a transient reason…) is another matter.
-        if prev is None:
-            summary.new += 1
-        elif _same_stat(entry, prev):
-            summary.unchanged += 1
-        else:
-            summary.changed += 1
-        if key not in retry and _is_unchanged(entry, prev, full):
-            continue
-        commits.remember(key, prev)
-        if entry.excluded_by is not None or entry.problem is not None:
-            commits.add(Results.of([_direct_verdict(entry)]))
-            continue
-        commits.planned += 1
-        yield WorkItem(entry.path, entry.size, entry.dev, entry.ino)
-    summary.discovered += walk.unchanged_files
-    summary.unchanged += walk.unchanged_files
+            yield WorkItem(entry.path, entry.size, entry.dev, entry.ino)
+    finally:  # an interrupted run's summary counts them too
+        summary.discovered += walk.unchanged_files
+        summary.unchanged += walk.unchanged_files
 
 
 def ingest_repository(

@@ -172,15 +172,17 @@ def test_rerun_reads_nothing_and_changes_are_picked_up(
     make_repo: MakeRepo, store: Store, settings: Settings
 ) -> None:
     root = make_repo()
-    ingest(root, store, settings)
+    first = ingest(root, store, settings)
     again = ingest(root, store, settings)
     assert (again.unchanged, again.analysed, again.bytes_read) == (8, 0, 0)
+    assert again.discovered == first.discovered  # the walk's own count of unchanged files
 
     (root / "src/app.js.ast.json").write_bytes(asts.dumps(asts.estree(5)))
     (root / "go/cmd/main.go.ast.json").unlink()
     (root / "src/new.js.ast.json").write_bytes(asts.dumps(asts.estree(1)))
     s = ingest(root, store, settings)
     assert (s.new, s.changed, s.deleted, s.extracted) == (1, 1, 1, 2)
+    assert (s.discovered, s.unchanged) == (first.discovered, first.discovered - 2)
     view = files_view(store)
     assert view["go/cmd/main.go.ast.json"][0] == "deleted"
     fc = store.query(
