@@ -18,6 +18,19 @@ def test_engine_never_imports_dagster() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_an_analysis_worker_loads_neither_the_store_nor_the_journal() -> None:
+    """The fork server preloads the workers' module: without DuckDB, Arrow, the store and the
+    journal it is ready before the store is open (docs/decisions.md)."""
+    code = (
+        "import sys, snake_pipe_core.ingest.workers\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('duckdb', 'pyarrow') "
+        "or m.startswith(('snake_pipe_core.store', 'snake_pipe_core.journal', "
+        "'snake_pipe_core.ingest.run')))\n"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_public_api_is_pinned() -> None:
     assert sorted(snake_pipe_core.__all__) == sorted(
         [
