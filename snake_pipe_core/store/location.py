@@ -25,11 +25,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CATALOG_ALIAS", "StoreLocation", "is_duckdb_file"]
+__all__ = ["CATALOG_ALIAS", "METADATA_ALIAS", "StoreLocation", "is_duckdb_file"]
 
 # The name the store is attached under in every connection snake-pipe makes, and in the
 # README's ATTACH statement.
 CATALOG_ALIAS = "snake"
+# Where DuckDB attaches DuckLake's own catalog tables (the DuckLake spec's ``ducklake_table``,
+# ``ducklake_data_file``...): read for what the table functions answer slowly or not at all.
+METADATA_ALIAS = f"__ducklake_metadata_{CATALOG_ALIAS}"
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8..12 of a DuckDB database file
 
 

@@ -33,7 +33,7 @@ import duckdb
 
 from ..errors import StoreBusy
 from .lake import in_transaction
-from .location import CATALOG_ALIAS
+from .location import CATALOG_ALIAS, METADATA_ALIAS
 from .schema import TABLES
 from .store import Store
 
@@ -104,11 +104,10 @@ def small_files(con: duckdb.DuckDBPyConnection, below: int = SMALL_FILE_BYTES) -
     """Data files below ``below`` bytes that each table reads from: one query of DuckLake's
     catalog (its tables are the DuckLake spec), 4 ms after every run where a
     ``ducklake_list_files`` a table took 25 ms."""
-    meta = f"__ducklake_metadata_{CATALOG_ALIAS}"
     counts = dict(
         con.execute(
-            f"SELECT t.table_name, count(f.data_file_id) FROM {meta}.ducklake_table t "
-            f"LEFT JOIN {meta}.ducklake_data_file f ON f.table_id = t.table_id "
+            f"SELECT t.table_name, count(f.data_file_id) FROM {METADATA_ALIAS}.ducklake_table t "
+            f"LEFT JOIN {METADATA_ALIAS}.ducklake_data_file f ON f.table_id = t.table_id "
             "AND f.end_snapshot IS NULL AND f.file_size_bytes < ? "
             "WHERE t.end_snapshot IS NULL GROUP BY 1",
             [below],

@@ -33,7 +33,7 @@ from ..models import IngestSummary
 from ..processes import collector_paused, host_name, pid_alive
 from .faults import as_store_error, is_full
 from .lake import in_transaction, open_lake, release_catalog, retry_stats
-from .location import CATALOG_ALIAS, StoreLocation
+from .location import CATALOG_ALIAS, METADATA_ALIAS, StoreLocation
 from .lock import setup_lock
 from .schema import (
     DATA_INLINING_ROW_LIMIT,
@@ -455,7 +455,7 @@ def _schema_version(con: duckdb.DuckDBPyConnection) -> int:
     # for every table's statistics, which fails inside it ("GetValueInternal on a value that
     # is NULL") while another process gives a new store's tables their first rows (CI).
     exists = con.execute(
-        f"SELECT count(*) FROM __ducklake_metadata_{CATALOG_ALIAS}.ducklake_table "
+        f"SELECT count(*) FROM {METADATA_ALIAS}.ducklake_table "
         "WHERE table_name = 'schema_migrations' AND end_snapshot IS NULL"
     ).fetchall()[0][0]
     if not exists:
@@ -543,12 +543,11 @@ def _initialise_stats(
     table has statistics it does not happen. So a new store writes one placeholder row into
     each table — in the transaction that creates the tables (``placeholders_written``), or
     here for a table without statistics — and deletes it again."""
-    meta = f"__ducklake_metadata_{CATALOG_ALIAS}"
     missing = [
         t
         for (t,) in con.execute(
-            f"SELECT t.table_name FROM {meta}.ducklake_table t "
-            f"LEFT JOIN {meta}.ducklake_table_stats s USING (table_id) "
+            f"SELECT t.table_name FROM {METADATA_ALIAS}.ducklake_table t "
+            f"LEFT JOIN {METADATA_ALIAS}.ducklake_table_stats s USING (table_id) "
             "WHERE t.end_snapshot IS NULL AND s.table_id IS NULL"
         ).fetchall()
         if t in _PLACEHOLDERS
