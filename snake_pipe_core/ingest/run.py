@@ -9,6 +9,7 @@ import os
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -115,7 +116,7 @@ class _Commits:
     analysed: set[str] = field(default_factory=set)
     # The run's extracted files by language, and the files whose language the store says
     # (see Results): the run's languages without a query over all of its files at the end.
-    languages: dict[str, int] = field(default_factory=dict)
+    languages: Counter[str] = field(default_factory=Counter)
     unresolved: list[str] = field(default_factory=list)
 
     def add(self, results: Results) -> None:
@@ -136,8 +137,7 @@ class _Commits:
         s.bytes_read += results.bytes_read
         for reason, n in results.reasons.items():
             s.reasons[reason] = s.reasons.get(reason, 0) + n
-        for language, n in results.languages.items():
-            self.languages[language] = self.languages.get(language, 0) + n
+        self.languages.update(results.languages)
         self.unresolved += results.unresolved
 
     def remember(self, key: str, prev: ManifestRow | None) -> None:
@@ -485,7 +485,8 @@ def _ingest(
             summary,
             status="succeeded",
             deleted=gone,
-            languages=(commits.languages, commits.unresolved),
+            languages=commits.languages,
+            unresolved=commits.unresolved,
         )
         summary.commit_retries = retry_stats.snapshot()[0] - retries_before
         _compact(store)

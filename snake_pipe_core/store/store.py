@@ -286,16 +286,17 @@ class Store:
         status: str,
         error: str | None = None,
         deleted: Sequence[str] = (),
-        languages: tuple[Mapping[str, int], Sequence[str]] | None = None,
+        languages: Mapping[str, int] | None = None,
+        unresolved: Sequence[str] = (),
     ) -> None:
         """End a run in one transaction: append a ``deleted`` version of each path in
         ``deleted`` (files gone from disk; their history stays), fill the summary's
         ``languages`` (files this run extracted) and ``totals`` (the repository's files by
         state now), and record it.
 
-        ``languages`` is what the run counted itself: extracted files by language, and the
-        stored paths of those it could not count (contents analysed before), whose language
-        is read here. Without it every file of the run is read again to count them."""
+        ``languages`` is what the run counted itself (extracted files by language), and
+        ``unresolved`` the stored paths of the extracted files it could not count (contents
+        analysed before), whose language is read here."""
         repo, run_id = summary.repo, summary.run_id
 
         def finish(con: duckdb.DuckDBPyConnection) -> None:
@@ -310,7 +311,7 @@ class Store:
                     [now, run_id, repo],
                 )
             if status == "succeeded" and (summary.extracted or summary.reused):
-                summary.languages = _run_languages(con, repo, run_id, languages)
+                summary.languages = _run_languages(con, repo, run_id, languages, unresolved)
             if status == "succeeded":
                 rows = con.execute(
                     "SELECT state, count(*) FROM manifest WHERE repo = ? GROUP BY 1", [repo]
@@ -624,14 +625,14 @@ _LITERAL_PREFIXES = 64
 # Rows of the manifest converted to Python at a time.
 _MANIFEST_BATCH = 100_000
 
-# The languages of the files a run extracted, as ``ast_files`` says them, read from the run's
-# own rows and the analyses of their contents only: the view computes every file's newest
-# version first (0.55 s on a 1,000,000-file repository, for a run of one file). ``{only}``: a
-# further condition on the run's rows.
-_RUN_LANGUAGES_OF = f"""
+# The languages of some files a run extracted (those in ``unresolved_v``), as ``ast_files``
+# says them, read from the run's own rows and the analyses of their contents only: the view
+# computes every file's newest version first (0.55 s on a 1,000,000-file repository).
+_RUN_LANGUAGES = f"""
 WITH run AS (
     SELECT content_hash, name_language FROM file_versions
-    WHERE repo = ? AND run_id = ? AND state = 'extracted' {{only}}
+    WHERE repo = ? AND run_id = ? AND state = 'extracted'
+      AND path IN (SELECT path FROM unresolved_v)
 ), analysis AS (
     SELECT content_hash, declared_language, format_language FROM analyses
     WHERE content_hash IN (SELECT content_hash FROM run)
@@ -641,26 +642,22 @@ SELECT coalesce({FILE_LANGUAGE}, 'unknown'), count(*)
 FROM run m LEFT JOIN analysis a USING (content_hash)
 GROUP BY 1
 """
-_RUN_LANGUAGES = _RUN_LANGUAGES_OF.format(only="")
 
 
 def _run_languages(
     con: duckdb.DuckDBPyConnection,
     repo: str,
     run_id: str,
-    counted: tuple[Mapping[str, int], Sequence[str]] | None,
+    counted: Mapping[str, int] | None,
+    unresolved: Sequence[str],
 ) -> dict[str, int]:
     """The languages of the files a run extracted: what it counted, plus what the store says
-    of the files it could not count; or all from the store."""
-    if counted is None:
-        return {lang: n for lang, n in con.execute(_RUN_LANGUAGES, [repo, run_id]).fetchall()}
-    languages, unresolved = counted
-    out = dict(languages)
+    of the files it could not count."""
+    out = dict(counted or {})
     if unresolved:
         con.register("unresolved_v", pa.table([list(unresolved)], names=["path"]))
         try:
-            only = "AND path IN (SELECT path FROM unresolved_v)"
-            rows = con.execute(_RUN_LANGUAGES_OF.format(only=only), [repo, run_id]).fetchall()
+            rows = con.execute(_RUN_LANGUAGES, [repo, run_id]).fetchall()
         finally:
             con.unregister("unresolved_v")
         for lang, n in rows:
