@@ -228,24 +228,23 @@ class Walk:
                             if not self.rules.prune(name, rel):
                                 stack.append(rel)
                             continue
+                        key = None
                         # d_type: no syscall
-                        if known is None or not entry.is_file(follow_symlinks=False):
-                            st = entry.stat(follow_symlinks=False)
-                        elif (key := rel if rel.isascii() else storage_path(rel)) not in known:
-                            if exclusion(name, rel) is None:
+                        if known is not None and entry.is_file(follow_symlinks=False):
+                            key = rel if rel.isascii() else storage_path(rel)
+                            if key not in known and exclusion(name, rel) is None:
                                 yield rel
                                 continue
-                            st = entry.stat(follow_symlinks=False)
-                        else:
-                            st = entry.stat(follow_symlinks=False)
-                            if (
-                                unchanged is not None
-                                and stat.S_ISREG(st.st_mode)
-                                and exclusion(name, rel) is None
-                                and unchanged(key, st.st_size, st.st_mtime_ns)
-                            ):
-                                self.unchanged_files += 1
-                                continue
+                        st = entry.stat(follow_symlinks=False)
+                        if (
+                            key is not None
+                            and unchanged is not None
+                            and stat.S_ISREG(st.st_mode)
+                            and exclusion(name, rel) is None
+                            and unchanged(key, st.st_size, st.st_mtime_ns)
+                        ):
+                            self.unchanged_files += 1
+                            continue
                     except OSError as e:
                         log.warning("cannot stat %s: %s", rel, e)
                         continue  # vanished between listing and stat
