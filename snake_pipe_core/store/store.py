@@ -302,7 +302,7 @@ class Store:
         def finish(con: duckdb.DuckDBPyConnection) -> None:
             now = utcnow()
             if deleted:
-                con.register("gone_v", pa.table([list(deleted)], names=["path"]))
+                _read_once(con, "gone_v", pa.table([list(deleted)], names=["path"]))
                 con.execute(
                     "INSERT INTO file_versions SELECT repo, path, size_bytes, mtime_ns, "
                     "content_hash, format, name_language, 'deleted', NULL, NULL, NULL, NULL, "
@@ -367,10 +367,14 @@ class Store:
         def commit(con: duckdb.DuckDBPyConnection) -> None:
             now = utcnow()
             if meta_table is not None:
+                _read_once(con, "meta_v", meta_table)
                 con.execute(
                     f"INSERT INTO analyses SELECT {_META_COLUMN_LIST}, ?::TIMESTAMP FROM meta_v",
                     [now],
                 )
+            _read_once(con, "batch_v", rows)
+            if history is not None:
+                _read_once(con, "history_v", history)
             con.execute(_INSERT_VERSIONS if history is not None else _INSERT_VERSIONS_NO_HISTORY,
                         [repo, now, now, run_id])  # fmt: skip
             con.execute(
@@ -379,11 +383,6 @@ class Store:
             )
 
         with self.connect() as con:
-            con.register("batch_v", rows)
-            if meta_table is not None:
-                con.register("meta_v", meta_table)
-            if history is not None:
-                con.register("history_v", history)
             in_transaction(con, commit, what=f"committing batch {batch_no} of {repo}")
 
     def release(self, repo: str, paths: Sequence[str]) -> int:
@@ -393,11 +392,13 @@ class Store:
 
         def release(con: duckdb.DuckDBPyConnection) -> int:
             now = utcnow()
+            _read_once(con, "rel_v", table)
             released = con.execute(
                 "SELECT count(*) FROM manifest WHERE repo = ? AND state = 'quarantined' "
                 "AND path IN (SELECT path FROM rel_v)",
                 [repo],
             ).fetchall()[0][0]
+            _read_once(con, "rel_v", table)
             con.execute(
                 "INSERT INTO file_versions SELECT repo, path, size_bytes, mtime_ns, "
                 "content_hash, format, name_language, 'excluded', 'released', NULL, NULL, NULL, "
@@ -408,7 +409,6 @@ class Store:
             return int(released)
 
         with self.connect() as con:
-            con.register("rel_v", table)
             return in_transaction(con, release, what=f"releasing files of {repo}")
 
     # -- queries for people ------------------------------------------------------------------
@@ -589,9 +589,10 @@ def _load_manifest(
         sql += ")"
         params += [p for p in prefixes for _ in (0, 1)]
     elif prefixes is not None:
-        con.register("prefix_v", pa.table([list(prefixes)], names=["p"]))
+        _read_once(con, "prefix_v", pa.table([list(prefixes)], names=["p"]))
         registered = True
-        sql += " AND EXISTS (SELECT 1 FROM prefix_v WHERE path = p OR starts_with(path, p || '/'))"
+        sql = "WITH prefix AS MATERIALIZED (SELECT p FROM prefix_v) " + sql
+        sql += " AND EXISTS (SELECT 1 FROM prefix WHERE path = p OR starts_with(path, p || '/'))"
     try:
         # In batches, so that the whole result never sits beside its Python copy; the states
         # and reasons are a handful of strings, shared instead of one copy a row.
@@ -615,6 +616,18 @@ def _load_manifest(
             con.unregister("prefix_v")
 
 
+def _read_once(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    """Let the next statement read ``table`` as the view ``name``, once.
+
+    As an Arrow C stream: DuckDB reads a ``pa.Table`` through ``pyarrow.dataset``, whose
+    import took 60-75 ms once a process, most of a one-file run's commit. A stream is read
+    once, so register it just before each statement that reads it (inside a transaction's
+    callback, so that a retry reads it afresh), and only for a statement that scans it once
+    (a CTE that reads it more than once is ``MATERIALIZED``). A second read is an error
+    ("ArrowArrayStream was released"), never an empty table."""
+    con.register(name, table.__arrow_c_stream__())
+
+
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     """Rows as columns (one C-level transpose)."""
     return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
@@ -629,7 +642,7 @@ _MANIFEST_BATCH = 100_000
 # says them, read from the run's own rows and the analyses of their contents only: the view
 # computes every file's newest version first (0.55 s on a 1,000,000-file repository).
 _RUN_LANGUAGES = f"""
-WITH run AS (
+WITH run AS MATERIALIZED (
     SELECT content_hash, name_language FROM file_versions
     WHERE repo = ? AND run_id = ? AND state = 'extracted'
       AND path IN (SELECT path FROM unresolved_v)
@@ -655,7 +668,7 @@ def _run_languages(
     of the files it could not count."""
     out = dict(counted or {})
     if unresolved:
-        con.register("unresolved_v", pa.table([list(unresolved)], names=["path"]))
+        _read_once(con, "unresolved_v", pa.table([list(unresolved)], names=["path"]))
         try:
             rows = con.execute(_RUN_LANGUAGES, [repo, run_id]).fetchall()
         finally:

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -23,7 +24,10 @@ from snake_pipe_core import (
     load_settings,
     maintain,
 )
-from snake_pipe_core.store import in_transaction, retry_stats
+from snake_pipe_core.analysis import AnalysisSettings, Analyzer, WorkItem
+from snake_pipe_core.hashes import KnownHashes
+from snake_pipe_core.ingest.results import Results
+from snake_pipe_core.store import QuarantineHistory, in_transaction, retry_stats
 from snake_pipe_core.store.lake import extension_directory
 from tests.conftest import MakeRepo
 from tests.fixtures import asts, legacy
@@ -184,6 +188,39 @@ def test_a_busy_catalog_delays_a_commit_and_never_fails_it(
     assert summary.status == "succeeded" and summary.commit_retries > 0
     assert retry_stats.snapshot()[0] > retries
     assert store.query("SELECT count(*) FROM extracted_files") == [(7,)]
+
+
+def test_a_batch_commit_run_again_on_a_busy_catalog_writes_each_row_once(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    """A batch's rows reach DuckDB as Arrow streams, each read once: a transaction retried on
+    a busy catalog registers them afresh, and every row is written once."""
+    root = make_repo("r", {"a.js.ast.json": asts.dumps(asts.estree(2)),
+                           "b.ts.ast.json": asts.dumps(asts.estree(3)),
+                           "bad.js.ast.json": b"[1,"})  # fmt: skip
+    analyzer = Analyzer(AnalysisSettings(), KnownHashes())
+    names = ("a.js.ast.json", "b.ts.ast.json", "bad.js.ast.json")
+    batch = Results.of([analyzer.analyze_file(str(root), WorkItem(n, 0)) for n in names])
+    assert (batch.extracted, batch.quarantined, len(batch.metas)) == (2, 1, 2)
+    store = Store(tmp_path / "s").open()
+    run_id, _ = store.begin_run("r", str(root), mode="incremental", trigger="test")
+    since = datetime(2026, 1, 2)
+    history = {"bad.js.ast.json": QuarantineHistory(attempts=4, since=since)}
+    retries = retry_stats.snapshot()[0]
+    with hold_catalog(tmp_path / "s" / "catalog.sqlite", seconds=1.0):
+        store.commit_batch("r", run_id, batch, batch_no=1, planned=3, done=3,
+                           quarantined_before=history)  # fmt: skip
+    assert retry_stats.snapshot()[0] > retries  # the transaction did run again
+    assert store.query("SELECT path, state, attempts, quarantined_since FROM file_versions "
+                       "WHERE repo = 'r' ORDER BY path") == [
+        ("a.js.ast.json", "extracted", None, None),
+        ("b.ts.ast.json", "extracted", None, None),
+        ("bad.js.ast.json", "quarantined", 5, since),
+    ]  # fmt: skip
+    assert store.query("SELECT count(*), count(DISTINCT content_hash) FROM analyses "
+                       "WHERE content_hash <> ''") == [(2, 2)]  # fmt: skip
+    assert store.query("SELECT batch, done FROM run_progress WHERE run_id = ?",
+                       [run_id]) == [(1, 3)]  # fmt: skip
 
 
 def test_a_catalog_busy_past_the_deadline_is_a_transient_error(tmp_path: Path) -> None:
