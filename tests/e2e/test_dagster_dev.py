@@ -3,9 +3,8 @@
 The discovery sensor adds the repositories as partitions, a backfill of all of them is
 launched through GraphQL (as the UI does), runs go two at a time (the backfill's slots in
 ``dagster.yaml``) against the one store, and the store ends up holding exactly the files on
-disk. A headless Chromium then
-checks that the UI shows the three assets and the partitions. One ``dagster dev`` serves the
-whole module.
+disk. A headless Chromium then checks that the UI shows the three assets and the partitions.
+One ``dagster dev`` serves the whole module.
 """
 
 import contextlib
