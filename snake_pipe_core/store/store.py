@@ -313,9 +313,7 @@ class Store:
             if status == "succeeded" and (summary.extracted or summary.reused):
                 summary.languages = _run_languages(con, repo, run_id, languages, unresolved)
             if status == "succeeded":
-                rows = con.execute(
-                    "SELECT state, count(*) FROM manifest WHERE repo = ? GROUP BY 1", [repo]
-                ).fetchall()
+                rows = con.execute(_TOTALS, [repo]).fetchall()
                 summary.totals = {state: n for state, n in rows}
             con.execute(
                 "INSERT INTO run_ends VALUES (?, ?, ?, ?, ?, ?)",
@@ -632,6 +630,19 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     """Rows as columns (one C-level transpose)."""
     return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
+
+# A repository's files by state now (what ``manifest`` says, counted): each path's newest
+# version, picked by an aggregate. The view ranks every version with two window functions:
+# 0.47 s against 0.26 s on a 1,000,000-file repository, at the end of every run, a one-file
+# run of the watcher's included.
+_TOTALS = f"""
+SELECT state, count(*) FROM (
+    SELECT arg_max(state, ({ROW_SNAPSHOT}, seen_at)) AS state
+    FROM file_versions WHERE repo = ?
+    GROUP BY path
+)
+GROUP BY 1
+"""
 
 # Up to this many prefixes are written into a run's manifest query as literals.
 _LITERAL_PREFIXES = 64

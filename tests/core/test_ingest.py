@@ -273,6 +273,32 @@ def test_full_mode_rereads_everything(
     assert (s.unchanged, s.changed, s.analysed, s.reused, s.excluded) == (8, 0, 7, 0, 0)
 
 
+def test_a_runs_totals_are_what_the_manifest_view_counts(
+    make_repo: MakeRepo, store: Store, settings: Settings
+) -> None:
+    """Each run's totals by state (counted from ``file_versions`` by an aggregate, not through
+    the view) equal the manifest view's, through new, changed, quarantined, excluded, deleted,
+    come-back and released files."""
+    root = make_repo()
+    in_view = "SELECT state, count(*) FROM manifest WHERE repo = 'repo' GROUP BY 1"
+
+    def check(s: Any) -> None:
+        assert s.totals == dict(store.query(in_view))
+
+    check(ingest(root, store, settings))
+    (root / "src/app.js.ast.json").write_bytes(b"{broken")
+    (root / "src/new.js.ast.json").write_bytes(asts.dumps(asts.estree(2)))
+    gone = (root / "py/pkg/mod.py.ast.json").read_bytes()
+    (root / "py/pkg/mod.py.ast.json").unlink()
+    s = ingest(root, store, settings)
+    check(s)
+    assert s.totals["deleted"] == 1 and s.totals["quarantined"] >= 1
+    (root / "py/pkg/mod.py.ast.json").write_bytes(gone)  # back, with the same content
+    check(ingest(root, store, settings, paths=["py"]))
+    assert store.release("repo", ["src/app.js.ast.json"]) == 1
+    check(ingest(root, store, settings, mode="full"))
+
+
 def test_paths_mode_touches_only_the_given_paths(
     make_repo: MakeRepo, store: Store, settings: Settings
 ) -> None:
