@@ -89,6 +89,12 @@ _BATCH_SCHEMA = pa.schema(
         )
     )
 )
+_META_TYPES = [*[pa.string()] * 6, *[pa.int64()] * 6, pa.string(), *[pa.int64()] * 2, pa.string()]
+_META_SCHEMA = pa.schema(list(zip(METADATA_COLUMNS, _META_TYPES, strict=True)))
+_HISTORY_SCHEMA = pa.schema([("path", pa.string()), ("attempts", pa.int64()),
+                             ("since", pa.timestamp("us"))])  # fmt: skip
+_PATHS_SCHEMA = pa.schema([("path", pa.string())])
+_PREFIX_SCHEMA = pa.schema([("p", pa.string())])
 _META_COLUMN_LIST = ", ".join(METADATA_COLUMNS)
 
 
@@ -302,7 +308,7 @@ class Store:
         def finish(con: duckdb.DuckDBPyConnection) -> None:
             now = utcnow()
             if deleted:
-                _read_once(con, "gone_v", pa.table([list(deleted)], names=["path"]))
+                _read_once(con, "gone_v", _table([list(deleted)], _PATHS_SCHEMA))
                 con.execute(
                     "INSERT INTO file_versions SELECT repo, path, size_bytes, mtime_ns, "
                     "content_hash, format, name_language, 'deleted', NULL, NULL, NULL, NULL, "
@@ -344,22 +350,22 @@ class Store:
         ``quarantined_before`` holds the files that were already in quarantine when the run
         began, so that a file quarantined again keeps its count of attempts and the date it
         entered quarantine."""
-        rows = pa.table(_columns(batch.rows, len(MANIFEST_COLUMNS)), schema=_BATCH_SCHEMA)
+        rows = _table(_columns(batch.rows, len(MANIFEST_COLUMNS)), _BATCH_SCHEMA)
         meta_table = (
-            pa.table(_columns(batch.metas, len(METADATA_COLUMNS)), names=list(METADATA_COLUMNS))
+            _table(_columns(batch.metas, len(METADATA_COLUMNS)), _META_SCHEMA)
             if batch.metas
             else None
         )
         history = None
         if batch.quarantined and quarantined_before:
             paths = list(quarantined_before)
-            history = pa.table(
+            history = _table(
                 [
                     paths,
                     [quarantined_before[p].attempts for p in paths],
                     [quarantined_before[p].since for p in paths],
                 ],
-                names=["path", "attempts", "since"],
+                _HISTORY_SCHEMA,
             )
 
         def commit(con: duckdb.DuckDBPyConnection) -> None:
@@ -386,7 +392,7 @@ class Store:
     def release(self, repo: str, paths: Sequence[str]) -> int:
         """Accept quarantined files as they are: they become ``excluded`` (rule ``released``)
         until their content changes."""
-        table = pa.table([list(paths)], names=["path"])
+        table = _table([list(paths)], _PATHS_SCHEMA)
 
         def release(con: duckdb.DuckDBPyConnection) -> int:
             now = utcnow()
@@ -587,7 +593,7 @@ def _load_manifest(
         sql += ")"
         params += [p for p in prefixes for _ in (0, 1)]
     elif prefixes is not None:
-        _read_once(con, "prefix_v", pa.table([list(prefixes)], names=["p"]))
+        _read_once(con, "prefix_v", _table([list(prefixes)], _PREFIX_SCHEMA))
         registered = True
         sql = "WITH prefix AS MATERIALIZED (SELECT p FROM prefix_v) " + sql
         sql += " AND EXISTS (SELECT 1 FROM prefix WHERE path = p OR starts_with(path, p || '/'))"
@@ -624,6 +630,21 @@ def _read_once(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> No
     (a CTE that reads it more than once is ``MATERIALIZED``). A second read is an error
     ("ArrowArrayStream was released"), never an empty table."""
     con.register(name, table.__arrow_c_stream__())
+
+
+# The store's Arrow input is allocated by the C library's malloc, not by pyarrow's default
+# pool (mimalloc), which maps its memory as transparent huge pages: on this project's 2-core
+# virtual machine each first touch of one cost 5-15 ms of system time, 70-120 ms for the
+# columns of a 4,600-file batch against 2-3 ms with malloc (docs/decisions.md).
+_POOL = pa.system_memory_pool()
+
+
+def _table(columns: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.Table:
+    """Columns of Python values as a table of ``schema``, in memory from :data:`_POOL`."""
+    return pa.Table.from_arrays(
+        [pa.array(c, type=f.type, memory_pool=_POOL) for c, f in zip(columns, schema, strict=True)],
+        schema=schema,
+    )
 
 
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -679,7 +700,7 @@ def _run_languages(
     of the files it could not count."""
     out = dict(counted or {})
     if unresolved:
-        _read_once(con, "unresolved_v", pa.table([list(unresolved)], names=["path"]))
+        _read_once(con, "unresolved_v", _table([list(unresolved)], _PATHS_SCHEMA))
         try:
             rows = con.execute(_RUN_LANGUAGES, [repo, run_id]).fetchall()
         finally:
