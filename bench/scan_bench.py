@@ -14,8 +14,9 @@ page cache warmed); nothing is asserted. See also :mod:`bench.ingest_bench`.
 ``analysis``    one process, files already in memory: the native scanner (validate + measure +
                 metadata) against the Python path (``orjson``/our parsers + the format's walk)
                 and ``orjson.loads`` alone, in MB/s.
-``hash``        sha256 (OpenSSL, as stored) against BLAKE3 (the ``blake3`` package, if
-                installed), single-threaded, over the same files: MB/s and µs per 4 KB file.
+``hash``        sha256 (OpenSSL; what stores created before BLAKE3 keep) against BLAKE3 (the
+                ``blake3`` package, what new stores hash with), single-threaded, over the same
+                files: MB/s and µs per 4 KB file.
 
 Usage::
 

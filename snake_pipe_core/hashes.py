@@ -1,22 +1,56 @@
-"""Content hashes already analysed, in a form every worker process can afford to hold.
+"""Content hashes: how a file's bytes are hashed, and the hashes already analysed, in a form
+every worker process can afford to hold.
+
+A store records which hash its ``content_hash`` values are (``store_settings``): BLAKE3 for a
+store created by this release, sha256 for one that already held sha256 hashes (created by an
+earlier release, or migrated from 0.1). A store never mixes the two, so identical contents
+always meet under one hash.
 
 Reuse by content (identical files under other paths or repositories share one metadata row)
-needs each worker to ask "was this sha256 analysed before?". A Python ``set`` of hex strings
+needs each worker to ask "was this hash analysed before?". A Python ``set`` of hex strings
 costs ~180 bytes a hash, per process; a store of a million files would spend more memory on
 that set than on the work. Here the digests are 32-byte records in one sorted ``bytes``
 object: 32 bytes a hash, pickled to workers as one buffer, searched by bisection.
 """
 
-from collections.abc import Iterable
-from typing import Any
+import hashlib
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
-__all__ = ["DIGEST_SIZE", "KnownHashes"]
+from blake3 import blake3
 
-DIGEST_SIZE = 32  # sha256
+__all__ = ["CONTENT_HASHES", "DIGEST_SIZE", "NEW_STORE_HASH", "KnownHashes", "content_hasher"]
+
+DIGEST_SIZE = 32  # sha256 and BLAKE3 (its default length) alike
+
+
+class _Hash(Protocol):
+    def update(self, data: bytes, /) -> Any: ...
+
+    def digest(self) -> bytes: ...
+
+    def hexdigest(self) -> str: ...
+
+
+# The hashes a store's ``content_hash`` can be, by the name ``store_settings`` records.
+# BLAKE3 hashes 5,850 MB/s on one core of the project's machine, against sha256's 2,018 MB/s
+# with the CPU's SHA extensions: sha256 was a fifth of a large-file ingest's CPU.
+CONTENT_HASHES: dict[str, Callable[..., _Hash]] = {"blake3": blake3, "sha256": hashlib.sha256}
+NEW_STORE_HASH = "blake3"
+
+
+def content_hasher(name: str) -> Callable[..., _Hash]:
+    """The hash called ``name`` (``CONTENT_HASHES``): ``content_hasher(name)(data).digest()``."""
+    try:
+        return CONTENT_HASHES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown content hash {name!r}: this snake-pipe knows {', '.join(CONTENT_HASHES)}"
+        ) from None
 
 
 class KnownHashes:
-    """An immutable set of sha256 digests; ``digest in known`` takes raw or hex digests."""
+    """An immutable set of 32-byte digests; ``digest in known`` takes raw or hex digests."""
 
     __slots__ = ("_count", "_data")
 

@@ -10,7 +10,8 @@ name), and the sidebar and run timeline show the name alone:
 - ``one_verdict_per_file_check``: every manifest row has exactly one verdict, with what that
   verdict implies (a quarantine reason, an exclusion rule, a metadata row);
 - ``hashes_match_disk_check``: for a random sample of extracted files whose size and
-  modification time are unchanged on disk, the stored sha256 is the sha256 of the bytes; a
+  modification time are unchanged on disk, the stored hash is the hash of the bytes (the
+  store's ``content_hash``: BLAKE3, or sha256 in a store that began with it); a
   mismatch would be invisible to incremental runs, which trust size and mtime. And no refusal
   of the mass-delete guard stands: while one does (the root missing, unreadable, empty, on
   another mount, or most files gone with nothing new beside them), the store keeps files the
@@ -18,7 +19,6 @@ name), and the sidebar and run timeline show the name alone:
   ``ast_change_sensor`` launches this check alone when it learns of a refusal.
 """
 
-import hashlib
 import os
 import stat
 from pathlib import Path
@@ -29,6 +29,7 @@ import dagster as dg
 from snake_pipe_core import Store
 from snake_pipe_core.analysis.beneath import Refused, forget_folder, open_beneath
 from snake_pipe_core.guard import GuardState, Refusal
+from snake_pipe_core.hashes import content_hasher
 
 from .assets import AST_METADATA
 from .errors import ENGINE_RETRY_POLICY, engine_errors
@@ -174,7 +175,8 @@ def _query_dict(store: Store, sql: str, params: list[Any]) -> dict[str, int]:
     partitions_def=repo_partitions,
     retry_policy=ENGINE_RETRY_POLICY,
     description=f"For a random sample of up to {HASH_SAMPLE_SIZE} extracted files whose size "
-    "and modification time are unchanged on disk, the stored sha256 matches the file's bytes; "
+    "and modification time are unchanged on disk, the stored content hash (BLAKE3, or sha256 "
+    "in a store that began with it) matches the file's bytes; "
     "and no refusal of the mass-delete guard stands (an unmounted or vanished root: the store "
     "keeps what the disk may no longer have until it is mounted again or the deletions are "
     "confirmed).",
@@ -199,10 +201,12 @@ def hashes_match_disk_check(
         "AND state = 'extracted' ORDER BY random() LIMIT ?",
         [repo, HASH_SAMPLE_SIZE],
     )
+    with engine_errors():
+        algorithm = store.content_hash()
     matched, pending, mismatched = 0, 0, []
     real_root = os.path.realpath(root)
     for path, size, mtime_ns, content_hash in sample:
-        outcome = _compare(real_root, path, size, mtime_ns, content_hash)
+        outcome = _compare(real_root, path, size, mtime_ns, content_hash, algorithm)
         if outcome == "matched":
             matched += 1
         elif outcome == "pending":
@@ -224,6 +228,7 @@ def hashes_match_disk_check(
             ),
             "mismatched_paths": dg.MetadataValue.json(mismatched[:20]),
             "root": dg.MetadataValue.path(str(root)),
+            "hash": algorithm,
         },
     )
 
@@ -247,7 +252,9 @@ def _refused(refusal: Refusal) -> dg.AssetCheckResult:
     )
 
 
-def _compare(root: str, path: str, size: int, mtime_ns: int, content_hash: str) -> str:
+def _compare(
+    root: str, path: str, size: int, mtime_ns: int, content_hash: str, algorithm: str
+) -> str:
     """``matched``, ``pending`` (changed or gone since the last run) or ``mismatched``. Read
     as the ingest reads: beneath the root, never through a symlink out of it, never blocking
     on something that is not a regular file."""
@@ -260,7 +267,7 @@ def _compare(root: str, path: str, size: int, mtime_ns: int, content_hash: str) 
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode) or (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
                 return "pending"
-            digest = hashlib.sha256()
+            digest = content_hasher(algorithm)()
             while chunk := f.read(_READ_CHUNK):
                 digest.update(chunk)
     except OSError:

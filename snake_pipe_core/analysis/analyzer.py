@@ -11,7 +11,6 @@ bytes; whatever it is not sure of — every bad file included — goes through t
 
 import errno
 import gc
-import hashlib
 import logging
 import os
 import stat
@@ -26,7 +25,7 @@ from ..formats import (
     looks_like_envelope,
     open_envelope,
 )
-from ..hashes import KnownHashes
+from ..hashes import NEW_STORE_HASH, KnownHashes, content_hasher
 from ..languages import normalise_language
 from ..models import AstMetadata, FileVerdict, Reason
 from .beneath import Refused, open_beneath
@@ -49,6 +48,8 @@ class AnalysisSettings:
     reuse: bool = True
     # False: the pure-Python path only (the reference), even where the native scanner is built.
     native: bool = True
+    # The store's content hash (``hashes.CONTENT_HASHES``): a run passes what its store records.
+    content_hash: str = NEW_STORE_HASH
 
 
 class WorkItem(NamedTuple):
@@ -63,7 +64,7 @@ class WorkItem(NamedTuple):
 
 
 class FileRead(NamedTuple):
-    """A file's bytes, read whole and unchanged while reading, and their sha256. (A tuple,
+    """A file's bytes, read whole and unchanged while reading, and their content hash. (A tuple,
     as a verdict is: one a file.)"""
 
     path: str
@@ -80,6 +81,7 @@ class Analyzer:
         self, settings: AnalysisSettings, known_hashes: Container[bytes] = KnownHashes()
     ) -> None:
         self.settings = settings
+        self._hash = content_hasher(settings.content_hash)
         extra = [
             GenericFormat(
                 name=g["name"],
@@ -153,7 +155,7 @@ class Analyzer:
                 Reason.CHANGED_DURING_READ,
                 detail,
             )
-        return FileRead(item.path, size, mtime, data, hashlib.sha256(data).digest())
+        return FileRead(item.path, size, mtime, data, self._hash(data).digest())
 
     def analyze_read(self, read: FileRead) -> FileVerdict:
         """The verdict on bytes read whole: reused when this content was analysed before

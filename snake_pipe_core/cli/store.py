@@ -77,6 +77,7 @@ def info(ctx: click.Context, as_json: bool) -> int:
         "catalog": location.uri if location.embedded else location.describe(),
         "data_path": location.data_path,
         "snapshot": the_store.current_snapshot(),
+        "content_hash": the_store.content_hash(),
         "data_files": sum(files.values()),
         "attach": location.attach_sql(),
         "extension_directory": extension_directory(),

@@ -411,7 +411,7 @@ def _ingest(
     )
     prefixes = None if walk.subpaths is None else [storage_path(p) for p in walk.subpaths]
     retries_before = retry_stats.snapshot()[0]
-    run_id, manifest = store.begin_run(
+    run_id, manifest, content_hash = store.begin_run(
         repo, real_root, mode=mode, trigger=trigger, prefixes=prefixes, supersedes=supersedes
     )
     walk.known = manifest  # files new to it are not statted: their read says size and mtime
@@ -425,6 +425,7 @@ def _ingest(
         max_depth=settings.limits.max_depth,
         generic_formats=tuple(g.model_dump() for g in settings.generic_formats),
         reuse=not full,
+        content_hash=content_hash,
     )
     walk_done = False
 

@@ -118,6 +118,11 @@ _IMPORT = [
     SELECT run_id, repo, last_batch, planned, done, updated_at
     FROM legacy_checkpoints WHERE last_batch > 0
     """,
+    # 0.1 hashed with sha256, and the store keeps hashing its files that way (a store never
+    # mixes two hashes). It was empty, so it said BLAKE3 until now.
+    """
+    INSERT INTO store_settings VALUES ('content_hash', 'sha256', now()::TIMESTAMP)
+    """,
 ]
 
 

@@ -7,11 +7,14 @@ that delete from one file conflict, so nothing here is updated in place:
   re-analysed, quarantined, excluded, released, deleted). The ``manifest`` view is the newest
   version of each file. A no-op run writes no version at all, and writers of different
   repositories only ever append, so they never conflict.
-- ``analyses``: the metadata of each analysed content, by sha256. Identical contents share it
-  whatever their path or repository; the newest analysis of a content wins (a full
+- ``analyses``: the metadata of each analysed content, by content hash (BLAKE3; sha256 in a
+  store that held sha256 hashes before: ``store_settings`` says which). Identical contents
+  share it whatever their path or repository; the newest analysis of a content wins (a full
   re-analysis appends a fresh one).
 - ``run_starts``, ``run_ends``, ``run_progress``: the audit trail of runs and the checkpoint
   of each committed batch.
+- ``store_settings``: what the store is, by name; ``content_hash`` names the hash of its
+  ``content_hash`` columns.
 
 Row order comes from DuckLake itself: the ``snapshot_id`` of the commit that wrote a row.
 Within one repository, runs take turns, so the newest snapshot of a file is its newest
@@ -124,6 +127,26 @@ MIGRATIONS: list[tuple[int, str]] = [
             done       BIGINT NOT NULL,
             updated_at TIMESTAMP NOT NULL
         );
+        """,
+    ),
+    (
+        2,
+        # What the store's content hashes are (hashes.CONTENT_HASHES). A store that holds
+        # hashes already keeps sha256, the only hash releases before this one wrote: one
+        # store never mixes two, or identical contents would stop meeting under one hash.
+        # A new (or still empty) store takes BLAKE3, three times as fast.
+        """
+        CREATE TABLE store_settings (
+            name   VARCHAR NOT NULL,
+            value  VARCHAR NOT NULL,
+            set_at TIMESTAMP NOT NULL
+        );
+        INSERT INTO store_settings
+        SELECT 'content_hash',
+               CASE WHEN EXISTS (SELECT 1 FROM analyses WHERE content_hash <> '')
+                      OR EXISTS (SELECT 1 FROM file_versions WHERE content_hash <> '')
+                    THEN 'sha256' ELSE 'blake3' END,
+               now()::TIMESTAMP;
         """,
     ),
 ]

@@ -27,7 +27,7 @@ import orjson
 import pyarrow as pa
 
 from ..errors import StoreError, StoreSchemaError
-from ..hashes import KnownHashes
+from ..hashes import CONTENT_HASHES, KnownHashes
 from ..ingest.results import MANIFEST_COLUMNS, METADATA_COLUMNS, Results
 from ..models import IngestSummary
 from ..processes import collector_paused, host_name, pid_alive
@@ -76,10 +76,11 @@ class QuarantineHistory(NamedTuple):
 
 
 class RunStart(NamedTuple):
-    """A registered run and the manifest its diff starts from."""
+    """A registered run, the manifest its diff starts from, and the store's content hash."""
 
     run_id: str
     manifest: dict[str, ManifestRow]
+    content_hash: str
 
 
 _BATCH_SCHEMA = pa.schema(
@@ -224,6 +225,13 @@ class Store:
         with self.connect(read_only=True) as con:
             return _load_manifest(con, repo, prefixes)
 
+    def content_hash(self) -> str:
+        """The hash of the store's ``content_hash`` values (a name in
+        ``hashes.CONTENT_HASHES``): ``blake3``, or ``sha256`` for a store that held sha256
+        hashes before BLAKE3 came."""
+        with self.connect(read_only=True) as con:
+            return _content_hash(con, self.location)
+
     def known_hashes(self, among: Collection[str] | None = None) -> KnownHashes:
         """Content hashes that already have metadata (any path, any repository): all of them,
         or only those ``among`` the given hex digests."""
@@ -283,7 +291,8 @@ class Store:
         with self.connect() as con:
             in_transaction(con, register, what=f"starting a run of {repo}")
             manifest = _load_manifest(con, repo, prefixes)
-        return RunStart(run_id, manifest)
+            algorithm = _content_hash(con, self.location)
+        return RunStart(run_id, manifest, algorithm)
 
     def finish_run(
         self,
@@ -467,6 +476,20 @@ def _schema_version(con: duckdb.DuckDBPyConnection) -> int:
         return 0
     row = con.execute("SELECT max(version) FROM schema_migrations").fetchall()
     return int(row[0][0] or 0)
+
+
+def _content_hash(con: duckdb.DuckDBPyConnection, location: StoreLocation) -> str:
+    row = con.execute(
+        f"SELECT arg_max(value, ({ROW_SNAPSHOT}, set_at)) FROM store_settings "
+        "WHERE name = 'content_hash'"
+    ).fetchall()
+    name = row[0][0] if row else None
+    if name not in CONTENT_HASHES:
+        raise StoreSchemaError(
+            f"the store {location.describe()} names its content hash {name!r}, which this "
+            f"snake-pipe does not know ({', '.join(CONTENT_HASHES)}); upgrade snake-pipe"
+        )
+    return str(name)
 
 
 def _too_new(location: StoreLocation, version: int) -> str:

@@ -2,6 +2,7 @@ import hashlib
 import pickle
 
 import pytest
+from blake3 import blake3
 
 from snake_pipe_core import Store
 from snake_pipe_core.hashes import KnownHashes
@@ -34,7 +35,8 @@ def test_from_the_store_all_or_among(make_repo: MakeRepo, tmp_path: object) -> N
     root = make_repo("r", files)
     store = Store(root.parent.parent / "s.duckdb")
     ingest_repository(root, store=store, settings=load_settings(env={}, workers=1))
-    stored = [hashlib.sha256(b).hexdigest() for b in files.values()]
+    assert store.content_hash() == "blake3"  # a new store
+    stored = [blake3(b).hexdigest() for b in files.values()]
     everything = store.known_hashes()
     assert len(everything) == 5 and all(h in everything for h in stored)
     some = store.known_hashes([stored[0], digests(1)[0]])

@@ -8,7 +8,6 @@ Nothing here imports pytest: ``bench/sensor_latency.py`` uses it as it is.
 """
 
 import fcntl
-import hashlib
 import math
 import os
 import random
@@ -23,6 +22,7 @@ from typing import Any
 
 from snake_pipe_core import ChangeJournal, Settings, Store, ingest_repository, load_settings
 from snake_pipe_core.errors import StoreError
+from snake_pipe_core.hashes import content_hasher
 from tests.e2e.harness import ROOT, DagsterDev, wait_for
 from tests.fixtures.asts import babel, clang, dumps, estree, python_envelope, tree_sitter
 
@@ -327,13 +327,14 @@ def measure_latency(
     names = sorted(site.repos)
     jitter = random.Random(4)
     out: list[Sample] = []
+    hasher = content_hasher(store.content_hash())
     for i in range(samples):
         wait_for("runs in flight to end", lambda: not in_flight_runs(dev), timeout=120, every=0.2)
         time.sleep(0.2 + 5.0 * jitter.random())
         repo = names[i % len(names)]
         rel = f"latency/edit{i // 4}.js.ast.json" if i % 4 >= 2 else f"latency/new{i}.js.ast.json"
         data = dumps(estree(1 + i % 3) | {"end": 9_000_000 + i})
-        digest = hashlib.sha256(data).hexdigest()
+        digest = hasher(data).hexdigest()
         path = site.repos[repo] / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as f:

@@ -1,7 +1,6 @@
 """Issue 10 #1: a file replaced by a symlink to outside the root between discovery and the read
 is never read. Deterministic swaps on the read path, then a real race during real ingests."""
 
-import hashlib
 import os
 import threading
 from collections.abc import Callable
@@ -12,6 +11,7 @@ import pytest
 
 from snake_pipe_core import Settings, Store, ingest_repository
 from snake_pipe_core.analysis import AnalysisSettings, Analyzer, WorkItem
+from snake_pipe_core.hashes import NEW_STORE_HASH, content_hasher
 from snake_pipe_core.ingest.discovery import Rules, Walk
 from snake_pipe_core.models import FileVerdict, Reason
 from tests.conftest import MakeRepo
@@ -20,7 +20,8 @@ from tests.fixtures import asts
 pytestmark = pytest.mark.integration
 
 SECRET = asts.dumps(asts.clang())  # node types no repository file has (TranslationUnitDecl)
-SECRET_HASH = hashlib.sha256(SECRET).hexdigest()
+HASH = content_hasher(NEW_STORE_HASH)  # what a new store hashes with
+SECRET_HASH = HASH(SECRET).hexdigest()
 
 
 def outside(tmp_path: Path) -> Path:
@@ -118,7 +119,7 @@ def test_a_real_race_never_stores_the_outside_file(
     secret = outside(tmp_path)
     own = {f"d{i % 8}/f{i}.js.ast.json": asts.dumps(asts.estree(i % 7 + 1)) for i in range(400)}
     root = make_repo(files=own)
-    own_hash = {p: hashlib.sha256(b).hexdigest() for p, b in own.items()}
+    own_hash = {p: HASH(b).hexdigest() for p, b in own.items()}
     raced = 0
     for round_no in range(6):
         for rel, data in own.items():  # every file regular again, with its own content

@@ -203,7 +203,7 @@ def test_a_batch_commit_run_again_on_a_busy_catalog_writes_each_row_once(
     batch = Results.of([analyzer.analyze_file(str(root), WorkItem(n, 0)) for n in names])
     assert (batch.extracted, batch.quarantined, len(batch.metas)) == (2, 1, 2)
     store = Store(tmp_path / "s").open()
-    run_id, _ = store.begin_run("r", str(root), mode="incremental", trigger="test")
+    run_id, _, _ = store.begin_run("r", str(root), mode="incremental", trigger="test")
     since = datetime(2026, 1, 2)
     history = {"bad.js.ast.json": QuarantineHistory(attempts=4, since=since)}
     retries = retry_stats.snapshot()[0]
@@ -249,6 +249,7 @@ def test_store_info_and_maintain_on_the_command_line(make_repo: MakeRepo, tmp_pa
         assert cli("ingest", str(make_repo(name)), "--store", str(store)).returncode == 0
     info = json.loads(cli("store", "info", "--store", str(store), "--json").stdout)
     assert info["store"] == str(store) and info["snapshot"] > 0
+    assert info["content_hash"] == "blake3"
     assert info["attach"].startswith("ATTACH 'ducklake:sqlite:")
     out = cli("store", "maintain", "--store", str(store), "--json")
     assert out.returncode == 0, out.stderr
