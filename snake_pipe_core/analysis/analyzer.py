@@ -28,9 +28,9 @@ from ..formats import (
 from ..hashes import NEW_STORE_HASH, KnownHashes, content_hasher
 from ..languages import normalise_language
 from ..models import AstMetadata, FileVerdict, Reason
-from .beneath import Refused, open_beneath
+from .beneath import Refused, open_beneath, root_descriptor
 from .jsonload import JsonProblem, parse_json
-from .native import NativeScanner
+from .native import NativeScanner, scanner_module
 
 __all__ = ["AnalysisSettings", "Analyzer", "FileRead", "WorkItem"]
 
@@ -104,6 +104,9 @@ class Analyzer:
             if settings.native
             else None
         )
+        # The native read (one openat2 beneath the root, fstat, read, fstat): with the scanner.
+        module = scanner_module() if self.native is not None else None
+        self._read_beneath = getattr(module, "read_beneath", None)
 
     def analyze_file(self, root: str, item: WorkItem) -> FileVerdict:
         """Analyse one file under ``root``; never raises for a bad file."""
@@ -116,6 +119,19 @@ class Analyzer:
         The file is opened beneath the root without following a symlink out of it
         (:mod:`.beneath`), and must still be the file discovery saw: one swapped in since
         (a symlink moved over it, say) is not read."""
+        if self._read_beneath is not None:
+            try:
+                got = self._read_beneath(
+                    root_descriptor(root), item.path, self.settings.max_file_bytes
+                )
+            except OSError as e:
+                return _quarantine(item.path, item.size, 0, None, Reason.UNREADABLE, str(e))
+            if got is not None:
+                data, mode, size, mtime, dev, ino, size_after, mtime_after = got
+                return self._refusal(item, mode, size, mtime, dev, ino) or self._whole(
+                    item, data, size, mtime, size_after, mtime_after
+                )
+            # The open failed (a symlink on the path, a file gone...): the walk below decides.
         try:
             fd = open_beneath(root, item.path)
         except Refused as r:
@@ -126,34 +142,44 @@ class Analyzer:
         try:
             before = os.fstat(fd)
             size, mtime = before.st_size, before.st_mtime_ns
-            if item.ino and (before.st_dev, before.st_ino) != (item.dev, item.ino):
-                detail = (
-                    "replaced by another file after discovery (a rename or a link over it); "
-                    "not read, tried again on the next run"
-                )
-                return _quarantine(item.path, size, mtime, None, Reason.CHANGED_DURING_READ,
-                                   detail)  # fmt: skip
-            if not stat.S_ISREG(before.st_mode):
-                return _quarantine(item.path, size, mtime, None, Reason.NOT_REGULAR_FILE, "")
-            if size > self.settings.max_file_bytes:
-                limit = self.settings.max_file_bytes / 1048576
-                detail = f"{size / 1048576:.1f} MiB is above the {limit:g} MiB limit"
-                return _quarantine(item.path, size, mtime, None, Reason.TOO_LARGE, detail)
+            refusal = self._refusal(item, before.st_mode, size, mtime, before.st_dev, before.st_ino)
+            if refusal is not None:
+                return refusal
             data = _read_whole(fd, size)
             after = os.fstat(fd)
         except OSError as e:
             return _quarantine(item.path, item.size, 0, None, Reason.UNREADABLE, str(e))
         finally:
             os.close(fd)
-        if (after.st_size, after.st_mtime_ns) != (size, mtime) or len(data) != size:
-            detail = f"size {size} → {after.st_size} bytes while reading ({len(data)} read)"
+        return self._whole(item, data, size, mtime, after.st_size, after.st_mtime_ns)
+
+    def _refusal(
+        self, item: WorkItem, mode: int, size: int, mtime: int, dev: int, ino: int
+    ) -> FileVerdict | None:
+        """Why an open file is not read (its ``fstat`` says so), if it is not."""
+        if item.ino and (dev, ino) != (item.dev, item.ino):
+            detail = (
+                "replaced by another file after discovery (a rename or a link over it); "
+                "not read, tried again on the next run"
+            )
+            return _quarantine(item.path, size, mtime, None, Reason.CHANGED_DURING_READ, detail)
+        if not stat.S_ISREG(mode):
+            return _quarantine(item.path, size, mtime, None, Reason.NOT_REGULAR_FILE, "")
+        if size > self.settings.max_file_bytes:
+            limit = self.settings.max_file_bytes / 1048576
+            detail = f"{size / 1048576:.1f} MiB is above the {limit:g} MiB limit"
+            return _quarantine(item.path, size, mtime, None, Reason.TOO_LARGE, detail)
+        return None
+
+    def _whole(
+        self, item: WorkItem, data: bytes, size: int, mtime: int, size_after: int,
+        mtime_after: int,
+    ) -> FileVerdict | FileRead:  # fmt: skip
+        """The bytes read, hashed, if the file stayed as it was while it was read."""
+        if (size_after, mtime_after) != (size, mtime) or len(data) != size:
+            detail = f"size {size} → {size_after} bytes while reading ({len(data)} read)"
             return _quarantine(
-                item.path,
-                after.st_size,
-                after.st_mtime_ns,
-                None,
-                Reason.CHANGED_DURING_READ,
-                detail,
+                item.path, size_after, mtime_after, None, Reason.CHANGED_DURING_READ, detail
             )
         return FileRead(item.path, size, mtime, data, self._hash(data).digest())
 

@@ -19,6 +19,15 @@ folder's path shows the path still leads to that very folder (device and inode).
 now leads elsewhere — a folder swapped for a link, the root replaced — the walk is done again
 from a fresh descriptor of the root. Either way the caller's check of the file's own device
 and inode against discovery's stands.
+
+Where the native scanner is built, on Linux 5.6 and later, a file is first opened by one
+``openat2`` call beneath a descriptor of the root with ``RESOLVE_BENEATH |
+RESOLVE_NO_SYMLINKS``: the kernel refuses a symlink anywhere on the path and any way out of
+the root (``_scanner.read_beneath``, which also reads the file whole). Whenever that open
+fails, for whatever reason, this module's walk opens the file instead and decides. The root's
+descriptor is kept for a batch of files (:func:`root_descriptor`): a root replaced in the
+middle of one is noticed at the next batch, its files read meanwhile from the folder the
+descriptor holds, a real folder that was the root, never through a link.
 """
 
 import errno
@@ -27,7 +36,7 @@ import threading
 
 from ..models import Reason
 
-__all__ = ["Refused", "forget_folder", "open_beneath"]
+__all__ = ["Refused", "forget_folder", "open_beneath", "root_descriptor"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
@@ -48,11 +57,13 @@ class Refused(Exception):
 
 class _LastFolder(threading.local):
     """This thread's last folder walked to: (root, folder path relative to it) → descriptor,
-    with the device and inode it was opened as."""
+    with the device and inode it was opened as; and the root of :func:`root_descriptor`."""
 
     key: tuple[str, str] | None = None
     fd: int = -1
     ident: tuple[int, int] = (0, 0)
+    root: str | None = None
+    root_fd: int = -1
 
     def take(self, key: tuple[str, str], fd: int) -> None:
         if self.fd >= 0:
@@ -63,17 +74,31 @@ class _LastFolder(threading.local):
     def drop(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
-        self.key, self.fd = None, -1
+        if self.root_fd >= 0:
+            os.close(self.root_fd)
+        self.key, self.fd, self.root, self.root_fd = None, -1, None, -1
 
 
 _last = _LastFolder()
 
 
 def forget_folder() -> None:
-    """Close this thread's kept folder: at the end of a batch of files, so that a long-lived
-    process never holds a folder of a repository open (it would keep its disk from being
-    unmounted)."""
+    """Close this thread's kept folder and root: at the end of a batch of files, so that a
+    long-lived process never holds a folder of a repository open (it would keep its disk from
+    being unmounted)."""
     _last.drop()
+
+
+def root_descriptor(root: str) -> int:
+    """A descriptor of the folder ``root`` (the root's real path), kept for this thread until
+    :func:`forget_folder`: the folder ``_scanner.read_beneath`` opens files beneath."""
+    if _last.root != root:
+        if _last.root_fd >= 0:
+            os.close(_last.root_fd)
+            _last.root_fd = -1
+        _last.root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        _last.root = root
+    return _last.root_fd
 
 
 def open_beneath(root: str, rel: str) -> int:
