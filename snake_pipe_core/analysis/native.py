@@ -175,7 +175,7 @@ class NativeScanner:
             return None
         if meta is None:
             return None
-        return FileVerdict(path, size, mtime_ns, digest, meta.format, metadata=meta)
+        return FileVerdict(path, size, mtime_ns, digest, meta.format, meta)
 
     def metadata(self, r: tuple[Any, ...]) -> AstMetadata | None:
         """The scanner's figures as metadata, derived exactly as ``AstFormat.measure`` does

@@ -66,9 +66,11 @@ class EstreeFormat(AstFormat):
         return super().walk(root)
 
     def format_language(self, measured: Measured) -> str | None:
-        # typescript-estree output is ESTree plus TS* node types.
-        if any(t.startswith("TS") for t in measured.types):
-            return "typescript"
+        # typescript-estree output is ESTree plus TS* node types. (A loop: ``any()`` over a
+        # generator costs three times as much, on every JavaScript file.)
+        for t in measured.types:
+            if t.startswith("TS"):
+                return "typescript"
         return self.language
 
     def span(self, root: dict[str, Any]) -> tuple[int | None, int | None]:

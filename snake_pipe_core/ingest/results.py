@@ -22,6 +22,7 @@ MANIFEST_COLUMNS = (
     "reason", "detail",
 )  # fmt: skip
 METADATA_COLUMNS = ("content_hash", *AstMetadata._fields)
+_EXTRACTED = FileState.EXTRACTED.value
 
 
 @dataclass(slots=True)
@@ -44,21 +45,27 @@ class Results:
     unresolved: list[str] = field(default_factory=list)
 
     def add(self, v: FileVerdict) -> None:
-        state = v.state
         path = storage_path(v.path)
         name_language = language_from_name(v.path)
-        if state is FileState.EXTRACTED:
+        m = v.metadata
+        if m is not None:  # analysed here (a verdict with metadata is extracted): most files
+            self.extracted += 1
+            self.bytes_read += v.size
+            # schema.FILE_LANGUAGE: declared, else the name's, else the format's (each is a
+            # non-empty name or None)
+            language = m.declared_language or name_language or m.format_language or "unknown"
+            self.languages[language] = self.languages.get(language, 0) + 1
+            self.rows.append(
+                (path, v.size, v.mtime_ns, v.content_hash, v.format, name_language, _EXTRACTED,
+                 None, None)
+            )  # fmt: skip
+            self.metas.append((v.content_hash, *m[:-1], m.node_types.decode()))
+            return
+        state = v.state
+        if state is FileState.EXTRACTED:  # reused: its metadata is in the store
             self.extracted += 1
             self.reused += v.reused
-            m = v.metadata
-            if m is None:
-                self.unresolved.append(path)
-            else:  # schema.FILE_LANGUAGE: declared, else the name's, else the format's
-                language = m.declared_language
-                if language is None:
-                    language = name_language if name_language is not None else m.format_language
-                language = "unknown" if language is None else language
-                self.languages[language] = self.languages.get(language, 0) + 1
+            self.unresolved.append(path)
         elif state is FileState.QUARANTINED:
             self.quarantined += 1
             reason = v.reason.value if v.reason is not None else ""
@@ -82,9 +89,6 @@ class Results:
                 v.detail,
             )
         )
-        if v.metadata is not None:
-            m = v.metadata
-            self.metas.append((v.content_hash, *m[:-1], m.node_types.decode()))
 
     def extend(self, other: "Results") -> None:
         self.rows += other.rows
