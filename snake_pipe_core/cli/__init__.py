@@ -8,44 +8,38 @@ Exit codes: 0 the work completed (quarantined files included), 1 a repository fa
 already runs for this journal, or (``watch --ingest``) another consumer applies it.
 """
 
-import logging
+import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-import click
-
-from .app import SnakePipeGroup, run, store_options
-from .config import config
-from .ingest import ingest
-from .quarantine import quarantine
-from .status import status
-from .store import sql, store
-from .watch import watch
+if TYPE_CHECKING:
+    from .commands import cli
 
 __all__ = ["cli", "main"]
 
 
-@click.group(cls=SnakePipeGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@store_options
-@click.option("-v", "--verbose", count=True, help="more log lines (-vv: debug)")
-@click.version_option(package_name="snake-pipe", message="%(prog)s %(version)s")
-@click.pass_context
-def cli(ctx: click.Context, verbose: int) -> None:
-    """Discover, validate and extract AST JSON trees into a DuckLake store.
-
-    --config, --store and --store-data go before or after the command."""
-    ctx.ensure_object(dict)["verbose"] = verbose
-    # A watcher runs for days: its log lines say when.
-    stamp = "%(asctime)s " if ctx.invoked_subcommand == "watch" else ""
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(verbose, 2),
-        format=stamp + "%(levelname)s %(name)s: %(message)s",
-    )
-
-
-for command in (ingest, status, sql, quarantine, store, config, watch):
-    cli.add_command(command)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """The console script: run the command line, return its exit code."""
-    return run(cli, argv)
+    """The console script: run the command line, return its exit code.
+
+    An ingest starts its workers' fork server first, before the command line imports the
+    rest of itself (click, rich, pydantic, DuckDB, Arrow: ~0.3 s), so that the server's own
+    imports run on another core meanwhile. Only the command's name is looked for here: a
+    server started for nothing costs an idle process, never a wrong result."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if "ingest" in args and not {"-h", "--help"} & set(args):
+        from ..ingest.spawn import prestart_workers
+
+        prestart_workers()
+    from .app import run
+    from .commands import cli
+
+    return run(cli, args)
+
+
+def __getattr__(name: str) -> Any:
+    # ``cli`` (the click group) loads on first use, so that ``main`` can start work first.
+    if name == "cli":
+        from .commands import cli
+
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,13 +17,11 @@ is atomic), so a dead worker is only ever seen as dead, and the run fails and is
 import gc
 import itertools
 import logging
-import multiprocessing
 import os
 import pickle
 import shutil
 import sys
 import tempfile
-import threading
 import types
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -36,6 +34,7 @@ from ..models import FileVerdict
 from ..processes import pid_alive
 from .lifeline import die_with
 from .results import Results
+from .spawn import mp_context, prestart_workers
 
 __all__ = ["BatchTuning", "Executor", "prestart_workers"]
 
@@ -122,17 +121,6 @@ def _results_folder() -> str:
     return tempfile.mkdtemp(prefix=f"{_RESULTS_PREFIX}{os.getpid()}-")
 
 
-def _mp_context() -> multiprocessing.context.BaseContext:
-    # forkserver: workers start from a clean, single-threaded process, never a fork of a
-    # process that has DuckDB or Dagster threads running. The server imports the analysis
-    # code once, so each worker starts in milliseconds instead of re-importing it.
-    if sys.platform.startswith("linux"):
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__])
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
 def _start_pool(
     workers: int, settings: AnalysisSettings, root: str, known: KnownHashes
 ) -> ProcessPoolExecutor:
@@ -147,7 +135,7 @@ def _start_pool(
     """
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=_mp_context(),
+        mp_context=mp_context(),
         initializer=_init_worker,
         initargs=(settings, root, known, os.getpid()),
     )
@@ -160,19 +148,6 @@ def _start_pool(
         if main is not None:
             sys.modules["__main__"] = main
     return pool
-
-
-def prestart_workers() -> None:
-    """Start the fork server in the background, so that the import of the analysis code in it
-    overlaps the caller's own start-up (reading the manifest, walking) instead of following
-    it. Harmless when no pool is needed after all."""
-    if sys.platform.startswith("linux"):
-        from multiprocessing import forkserver
-
-        _mp_context()  # sets the preload list before the server starts
-        threading.Thread(
-            target=forkserver.ensure_running, name="snake-pipe-forkserver", daemon=True
-        ).start()
 
 
 class Executor:
