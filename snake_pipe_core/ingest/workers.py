@@ -57,8 +57,13 @@ _RESULTS_PREFIX = "snake-pipe-results-"
 class BatchTuning:
     """Knobs of the batch engine (keyword-only everywhere they are passed)."""
 
-    chunk_bytes: int = 2 * 1024 * 1024
-    chunk_files: int = 128
+    # A chunk is one task of a worker: each costs a round trip through the pool, a results
+    # file and a wake-up of the coordinating process, ~0.5 ms in all, against ~30 µs of
+    # analysis for a 4 KB file. 1,024 files or 8 MiB against 128 files or 2 MiB: 100,000
+    # small files 3.07 -> 2.58 s, 4,600 realistic ones 1.32 -> 1.20 s (medians of 9 and 7).
+    # (What a worker holds is one file at a time, whatever the chunk's size.)
+    chunk_bytes: int = 8 * 1024 * 1024
+    chunk_files: int = 1024
     # Bytes of file content in flight across all workers; a bigger file runs alone.
     inflight_bytes: int = 64 * 1024 * 1024
     # Below this much work the calling process analyses the files itself.
