@@ -291,7 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     BENCH_OUT.mkdir(parents=True, exist_ok=True)
-    out = BENCH_OUT / f"scan-{args.bench}-{result.get('files', args.files)}-{args.profile}.json"
+    kind = args.corpus.name if args.corpus else args.profile  # a given corpus: its folder's name
+    out = BENCH_OUT / f"scan-{args.bench}-{result.get('files', args.files)}-{kind}.json"
     out.write_text(json.dumps({"bench": args.bench, "python": PY, **result}, indent=2) + "\n")
     print(f"(written to {out.relative_to(PROJECT)})")
     return 0
