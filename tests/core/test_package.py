@@ -31,6 +31,22 @@ def test_an_analysis_worker_loads_neither_the_store_nor_the_journal() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_the_command_line_starts_an_ingest_before_it_imports_the_rest_of_itself() -> None:
+    """``snake_pipe_core.cli`` is light (its commands load on first use) and so is the module
+    that starts the workers' fork server: ``main`` starts the server for an ingest while the
+    command line still has click, rich, pydantic, DuckDB and Arrow to import."""
+    code = (
+        "import sys, snake_pipe_core.cli, snake_pipe_core.ingest.spawn\n"
+        "heavy = ('click', 'rich', 'pydantic', 'duckdb', 'pyarrow', 'orjson')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in heavy "
+        "or m.startswith(('snake_pipe_core.cli.', 'snake_pipe_core.ingest.workers')))\n"
+        "assert not bad, bad\n"
+        "from snake_pipe_core.cli import cli\n"  # the group, on first use
+        "assert cli.name == 'cli' and 'ingest' in cli.commands"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_public_api_is_pinned() -> None:
     assert sorted(snake_pipe_core.__all__) == sorted(
         [
