@@ -314,11 +314,38 @@ static inline Py_ssize_t scan_string(const uint8_t *b, Py_ssize_t n, Py_ssize_t 
     }
 }
 
+static inline uint64_t hash_mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+    return h ^ (h >> 32);
+}
+
+/* A hash of a key or a node type, eight bytes at a time (a byte at a time, FNV-1a, took
+ * ~1 us of a 4 KB file's 6 us scan). It is only ever compared with another of its kind, the
+ * bytes themselves compared after it: any mixing will do, and every read stays in p[0:n]. */
 static inline uint64_t key_hash(const uint8_t *p, Py_ssize_t n)
 {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)n;
-    for (Py_ssize_t k = 0; k < n; k++) h = (h ^ p[k]) * 1099511628211ULL;
-    return h;
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n, w;
+    if (n >= 8) {
+        const uint8_t *last = p + n - 8;
+        for (; p < last; p += 8) {
+            memcpy(&w, p, 8);
+            h = hash_mix(h, w);
+        }
+        memcpy(&w, last, 8); /* the last eight bytes, overlapping the loop's last word */
+        return hash_mix(h, w);
+    }
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        w = ((uint64_t)a << 32) | b;
+    }
+    else if (n > 0)
+        w = ((uint64_t)p[0] << 16) | ((uint64_t)p[n >> 1] << 8) | p[n - 1];
+    else
+        w = 0;
+    return hash_mix(h, w);
 }
 
 static inline int raw_eq(const Scan *S, Py_ssize_t off, Py_ssize_t len, const Str *s)
