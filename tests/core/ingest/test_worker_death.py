@@ -34,7 +34,11 @@ def _workers(pid: int) -> list[int]:
 def test_workers_killed_while_sending_results_fail_the_run_and_never_hang_it(
     make_repo: MakeRepo, tmp_path: Path
 ) -> None:
-    files = {f"d{i % 20}/f{i}.js.ast.json": asts.dumps(asts.estree(1 + i % 6)) for i in range(6000)}
+    # Enough work that the workers are killed with chunks still to come, however fast they
+    # are: a chunk is up to 1,024 files, and 20 of them take the pool ~0.3 s.
+    files = {
+        f"d{i % 20}/f{i}.js.ast.json": asts.dumps(asts.estree(1 + i % 6)) for i in range(20_000)
+    }
     root = make_repo(files=files)
     store = tmp_path / "store"
     run = subprocess.Popen(
@@ -47,8 +51,8 @@ def test_workers_killed_while_sending_results_fail_the_run_and_never_hang_it(
         while len(workers := _workers(run.pid)) < 2:
             assert run.poll() is None and time.monotonic() < deadline, "no pool started"
             time.sleep(0.01)
-        # The run stops reading; each worker finishes its chunk and blocks writing its
-        # results (a chunk's results are far more than a pipe holds): then both die.
+        # The run stops reading; each worker finishes what it was given (its results go to a
+        # file, their name through the pool's pipe): then both die.
         os.kill(run.pid, signal.SIGSTOP)
         time.sleep(1.0)
         for pid in workers:
@@ -70,4 +74,4 @@ def test_workers_killed_while_sending_results_fail_the_run_and_never_hang_it(
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
-    assert Store(store).query("SELECT count(*) FROM extracted_files") == [(6000,)]
+    assert Store(store).query("SELECT count(*) FROM extracted_files") == [(20_000,)]
