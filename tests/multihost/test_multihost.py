@@ -240,6 +240,15 @@ def test_a_dead_worker_s_run_is_failed_retried_and_loses_nothing(
     cluster: Cluster, tmp_path: Path
 ) -> None:
     repo = "repo-03"
+    # Enough work that the run is still going when its first commit is seen: the fixture's
+    # 6,000 files take a full re-analysis well under a second after it, shorter than a poll
+    # and a kill on a busy machine. (A full run parses every file: one content will do.)
+    bulk = cluster.shared / "ast" / repo / "bulk"
+    content = dumps(estree(3))
+    for k in range(24_000):
+        path = bulk / f"d{k % 48}" / f"f{k}.js.ast.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
     store = Store(cluster.store)
     known = {r for (r,) in store.query("SELECT run_id FROM runs")}
     launched = cluster.graphql(
@@ -264,7 +273,7 @@ def test_a_dead_worker_s_run_is_failed_retried_and_loses_nothing(
         fresh = [host for rid, host in rows if rid not in known]
         return fresh[0] if fresh else None
 
-    victim = wait_for("the run to be under way on a worker", running_on, timeout=300, every=0.2)
+    victim = wait_for("the run to be under way on a worker", running_on, timeout=300, every=0.05)
     killed_at = time.monotonic()
     cluster.hosts[victim].kill("worker")  # the worker host dies, with the run in it
 
