@@ -71,12 +71,26 @@ typedef struct {
     Str *root_types;
 } FormatSpec;
 
+/* A node type's name as a str, kept by the plan from one document to the next: the ~10 names
+ * of a 4 KB file are then neither decoded nor hashed again for the histogram's dict. */
+#define INTERN_CAP 4096 /* a power of two; at most half of it is used */
+#define INTERN_MAX_LEN 256
+
+typedef struct {
+    uint32_t hash, len;
+    char *bytes; /* the raw bytes between the quotes, as in the document */
+    PyObject *str;
+} Interned;
+
 typedef struct {
     int nformats;
     FormatSpec formats[MAX_FORMATS];
     int nrkeys;
     Str rkeys[MAX_RKEYS];
     char *arena;
+    /* The plan's one mutable part, only ever touched with the GIL held (see type_str). */
+    Interned *intern;
+    Py_ssize_t interned;
 } Plan;
 
 /* frame modes */
@@ -1478,6 +1492,36 @@ static PyObject *decode_str(const uint8_t *p, Py_ssize_t n, int esc)
     return s;
 }
 
+/* The str of a node type counted in the histogram (raw bytes p[0:n], hash h): the plan's, if
+ * it has seen the name before; else decoded, and kept while the plan has room. */
+static PyObject *type_str(Plan *P, const uint8_t *p, Py_ssize_t n, uint32_t h)
+{
+    Interned *slot = NULL;
+    if (!P->intern) P->intern = (Interned *)PyMem_Calloc(INTERN_CAP, sizeof(Interned));
+    if (P->intern) {
+        Py_ssize_t j = h & (INTERN_CAP - 1);
+        for (;;) {
+            Interned *e = &P->intern[j];
+            if (!e->str) {
+                slot = e;
+                break;
+            }
+            if (e->hash == h && e->len == (uint32_t)n && memcmp(e->bytes, p, (size_t)n) == 0)
+                return Py_NewRef(e->str);
+            j = (j + 1) & (INTERN_CAP - 1);
+        }
+    }
+    int esc = memchr(p, '\\', (size_t)n) != NULL;
+    PyObject *t = decode_str(p, n, esc);
+    if (!t || !slot || n > INTERN_MAX_LEN || (P->interned + 1) * 2 > INTERN_CAP) return t;
+    char *copy = (char *)PyMem_Malloc((size_t)(n ? n : 1));
+    if (!copy) return t; /* not kept: still the right str */
+    memcpy(copy, p, (size_t)n);
+    *slot = (Interned){h, (uint32_t)n, copy, Py_NewRef(t)};
+    P->interned++;
+    return t;
+}
+
 static PyObject *val_str(const Scan *S, const Val *v)
 {
     if (v->kind != V_STR) Py_RETURN_NONE;
@@ -1586,11 +1630,11 @@ static PyObject *result_ok(Scan *S)
         logical = PyDict_New();
         if (!implicit || !logical) goto fail;
     }
+    Plan *P = (Plan *)S->plan; /* its names kept, with the GIL held (type_str) */
     for (Py_ssize_t k = 0; k < S->tcap; k++) {
         Entry *e = &S->tab[k];
         if (!e->count) continue;
-        int esc = memchr(S->b + e->off, '\\', e->len) != NULL;
-        PyObject *t = decode_str(S->b + e->off, e->len, esc);
+        PyObject *t = type_str(P, S->b + e->off, e->len, e->hash);
         if (!t) goto fail;
         int r = add_count(hist, t, e->count);
         if (!r && e->implicit) r = add_count(implicit, t, e->implicit);
@@ -1685,6 +1729,14 @@ static void plan_free(PyObject *capsule)
     Plan *P = (Plan *)PyCapsule_GetPointer(capsule, "snake_pipe.scanner.plan");
     if (!P) return;
     for (int f = 0; f < P->nformats; f++) PyMem_Free(P->formats[f].root_types);
+    if (P->intern) {
+        for (Py_ssize_t k = 0; k < INTERN_CAP; k++) {
+            if (!P->intern[k].str) continue;
+            Py_DECREF(P->intern[k].str);
+            PyMem_Free(P->intern[k].bytes);
+        }
+        PyMem_Free(P->intern);
+    }
     PyMem_Free(P->arena);
     PyMem_Free(P);
 }

@@ -89,6 +89,27 @@ def test_edge_cases(compare: Compare, text: str, status: int) -> None:
     assert raw[0] == status, raw
 
 
+def test_node_type_names_kept_from_one_document_to_the_next_stay_right() -> None:
+    """The plan keeps the str of each node type it has seen (up to 2,048 names of at most 256
+    bytes): names seen again, escaped and raw spellings of one name, names past the table's
+    room and longer ones all count as the reference counts them, document after document."""
+    native, reference = analyzers()
+    long_name = "L" * 300
+
+    def program(types: list[str]) -> bytes:
+        body = ",".join(f'{{"type":"{t}"}}' for t in types)
+        return f'{{"type":"Program","body":[{body}]}}'.encode()
+
+    docs = [program([f"T{i}", f"T{i + 1}", "T0", "\\u0041", "A", long_name]) for i in range(3000)]
+    docs += [program([f"T{i}" for i in range(0, 3000, 7)]), program(["\\u0041", long_name])]
+    for data in docs:
+        raw, verdict = compare_paths(native, reference, data)
+        assert raw[0] == OK and verdict.metadata is not None
+    assert native.native is not None
+    hist = native.native.scan(program(["T5", "A", "\\u0041", "T2999"]))[4]
+    assert hist == {"Program": 1, "T5": 1, "A": 2, "T2999": 1}
+
+
 def test_a_utf8_bom_is_skipped(compare: Compare) -> None:
     raw, _ = compare(b'\xef\xbb\xbf{"type":"Program","body":[]}')
     assert raw[0] == OK
