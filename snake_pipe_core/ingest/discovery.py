@@ -51,8 +51,9 @@ class _NameMatcher:
     Every file's name is tested against every rule, and nearly all of the rules are an exact
     name (``package.json``), ``*`` and a suffix (``*.swp``) or a prefix and ``*`` (``.#*``):
     a set and one ``endswith`` and one ``startswith`` decide those, and a regular expression
-    the rest. 0.3 µs a name against 1.1 µs for one expression of all the default rules, whose
-    ``.*`` alternatives are each tried along the whole name."""
+    the rest. The default exclusions: 0.32 µs a name against 0.53 µs for one expression of
+    them, whose ``.*`` alternatives are each tried along the whole name; a file's whole rule
+    check 1.35 -> 0.80 µs."""
 
     def __init__(self, patterns: tuple[str, ...]) -> None:
         exact: set[str] = set()

@@ -153,7 +153,7 @@ class _Commits:
         # The first batch commits at once, so a resumed run shows progress within seconds.
         # So does the batch pending when the walk ends, while the workers finish their last
         # chunks: the run's last commit, which nothing overlaps, then holds only those (on
-        # 100,000 small files 0.11 s of a single core at the end, against 0.02 s).
+        # 100,000 small files 0.11 s of a single core at the end, against 0.05 s).
         if self.pending and (
             self.batches == 0
             or len(self.pending) >= self.commit_files

@@ -41,6 +41,8 @@ def test_the_command_line_starts_an_ingest_before_it_imports_the_rest_of_itself(
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in heavy "
         "or m.startswith(('snake_pipe_core.cli.', 'snake_pipe_core.ingest.workers')))\n"
         "assert not bad, bad\n"
+        "from snake_pipe_core.ingest import spawn, workers\n"  # what the server preloads
+        "assert spawn.WORKERS_MODULE == workers.__name__\n"
         "from snake_pipe_core.cli import cli\n"  # the group, on first use
         "assert cli.name == 'cli' and 'ingest' in cli.commands"
     )
