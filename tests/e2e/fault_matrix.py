@@ -372,9 +372,10 @@ class Consumer(Protocol):
         """What brings a watcher back: a person (``watch --ingest``), or nobody (the sensor
         restarts it)."""
 
-    def kill_run(self, repo: str, since: float) -> int:
+    def kill_run(self, repo: str, since: float) -> int | None:
         """SIGKILL the process doing the analysis of a run of ``repo`` in progress (one
-        started after unix time ``since``) once it has committed a batch; its pid."""
+        started after unix time ``since``) once it has committed a batch; its pid, or None
+        when the run ended before a process to kill was seen."""
 
     def kill_landed(self, repo: str, since: float) -> bool:
         """Whether the run :meth:`kill_run` killed failed of it (it may have ended first)."""
@@ -395,6 +396,17 @@ def running_run(site: FaultSite, repo: str, since: float) -> tuple[str, int] | N
     except StoreError:
         return None
     return (str(rows[0][0]), int(rows[0][1])) if rows else None
+
+
+def run_ended(site: FaultSite, repo: str, since: float) -> bool:
+    """Every run of ``repo`` that started after ``since`` has ended (and there is one)."""
+    try:
+        rows = site.store.query(
+            "SELECT status FROM runs WHERE repo = ? AND epoch(started_at) > ?", [repo, since]
+        )
+    except StoreError:
+        return False
+    return bool(rows) and all(r[0] != "running" for r in rows)
 
 
 def run_status(site: FaultSite, run_id: str) -> str:
@@ -479,20 +491,21 @@ def sigkill_watcher_and_restart(site: FaultSite, c: Consumer, scratch: Path) -> 
 
 def sigkill_run_mid_run(site: FaultSite, c: Consumer, scratch: Path) -> Result:
     """SIGKILL the process of a run in progress, after its first commit. A run can end
-    between the sight of its first commit and the kill (20,000 small files take about 1.5 s):
-    then another folder of new files comes, up to three times."""
+    between the sight of its first commit and the kill (20,000 small files take about a
+    second): then another folder of twice as many new files comes, up to three times."""
+    pid, first = None, 100_000  # past the tags of the other scenarios' files
     for attempt in range(1, 4):
+        files = 20_000 * 2 ** (attempt - 1)
         staging = site.base / "staging" / f"bulk{attempt}"
         for i in range(40):
             (staging / f"d{i}").mkdir(parents=True)
-        for i in range(20_000):  # small files: a run of seconds, mostly per-file costs
-            (staging / f"d{i % 40}" / f"f{i}.js.ast.json").write_bytes(
-                _doc(40_000 * attempt + i, 0)
-            )
+        for i in range(files):  # small files: a run of seconds, mostly per-file costs
+            (staging / f"d{i % 40}" / f"f{i}.js.ast.json").write_bytes(_doc(first + i, 0))
+        first += files
         since = time.time()
         staging.rename(site.repos["beta"] / staging.name)  # one folder moved in: one run
         pid = c.kill_run("beta", since)
-        if c.kill_landed("beta", since):
+        if pid is not None and c.kill_landed("beta", since):
             break
     seconds = _converge(site, scratch)
     return Result("SIGKILL of a run's process mid-run", c.name, seconds,

@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,6 +25,7 @@ from tests.e2e.fault_matrix import (
     journal_watcher_pid,
     make_fault_site,
     reference,
+    run_ended,
     running_run,
     tail,
     unmounted_root,
@@ -96,27 +96,34 @@ class WatchIngest:
     def restart_watcher(self) -> None:
         self.start()
 
-    def kill_run(self, repo: str, since: float) -> int:
+    def kill_run(self, repo: str, since: float) -> int | None:
         """The run goes on in this process's ingest thread; its analysis in the worker pool
-        (forkserver children): SIGKILL one worker after the run's first commit."""
-        wait_until(f"a run of {repo} in progress", lambda: running_run(self.site, repo, since),
-                   120, every=0.02)  # fmt: skip
-        workers = wait_until("an analysis worker", lambda: _grandchildren(self.pid), 30, 0.02)
-        os.kill(workers[0], signal.SIGKILL)
-        return workers[0]
+        (forkserver children): SIGKILL one worker after the run's first commit. The run can
+        end, and its pool with it, before both are seen: then None."""
+
+        def worker_or_end() -> int | bool:
+            if running_run(self.site, repo, since) is None:
+                return run_ended(self.site, repo, since)
+            workers = _grandchildren(self.pid)
+            return workers[0] if workers else False
+
+        found = wait_until(f"a worker of a run of {repo} in progress", worker_or_end, 120, 0.02)
+        if found is True:
+            return None
+        try:
+            os.kill(found, signal.SIGKILL)
+        except ProcessLookupError:  # the pool shut down meanwhile: the run has ended
+            return None
+        return int(found)
 
     def kill_landed(self, repo: str, since: float) -> bool:
         """The run ended failed: a worker of its pool died (not all its work was done)."""
 
-        def ended() -> list[tuple[Any, ...]]:
-            rows = self.site.store.query(
-                "SELECT status, error FROM runs WHERE repo = ? AND epoch(started_at) > ?",
-                [repo, since],
-            )
-            return rows if rows and all(r[0] != "running" for r in rows) else []
-
-        return any(s == "failed" and "process pool" in (e or "") for s, e in
-                   wait_until(f"the end of the run of {repo}", ended, 120))  # fmt: skip
+        wait_until(f"the end of the run of {repo}", lambda: run_ended(self.site, repo, since), 120)
+        rows = self.site.store.query(
+            "SELECT status, error FROM runs WHERE repo = ? AND epoch(started_at) > ?", [repo, since]
+        )
+        return any(s == "failed" and "process pool" in (e or "") for s, e in rows)
 
     def failed_runs(self, repo: str, since: float) -> int:
         refusal = self.site.refusal(repo)  # a root that cannot be read fails before the run
