@@ -1,7 +1,5 @@
 """``python -m snake_pipe_core.cli``."""
 
-import sys
+from . import console
 
-from . import main
-
-sys.exit(main())
+console()

@@ -6,7 +6,7 @@ from .lock import repo_lock
 from .maintenance import MaintenanceReport, maintain
 from .readers import connect_readonly, run_snapshot, time_travel
 from .schema import SCHEMA_VERSION, SNAPSHOT_VARIABLE
-from .store import ManifestRow, QuarantineHistory, RunStart, Store, utcnow
+from .store import ManifestRow, QuarantineHistory, RunStart, Store, close_all, utcnow
 
 __all__ = [
     "CATALOG_ALIAS",
@@ -18,6 +18,7 @@ __all__ = [
     "RunStart",
     "Store",
     "StoreLocation",
+    "close_all",
     "connect_readonly",
     "in_transaction",
     "maintain",

@@ -44,7 +44,7 @@ from .schema import (
     VIEWS,
 )
 
-__all__ = ["ManifestRow", "QuarantineHistory", "RunStart", "Store", "utcnow"]
+__all__ = ["ManifestRow", "QuarantineHistory", "RunStart", "Store", "close_all", "utcnow"]
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,16 @@ class _Instance:
 _instances: dict[tuple[StoreLocation, bool], _Instance] = {}
 _instances_guard = threading.Lock()
 _pid = os.getpid()
+
+
+def close_all() -> None:
+    """Close every store this process has open (each reopens on next use): what a process
+    about to exit does, so that a PostgreSQL catalog sees its connections end properly."""
+    with _instances_guard:
+        instances = list(_instances.values())
+        _instances.clear()
+    for instance in instances:
+        instance.con.close()
 
 
 class Store:

@@ -1,0 +1,88 @@
+"""How the command ends: its output and its ``atexit`` work complete, the stores closed, a
+worker thread waited for, without the interpreter's teardown after that."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from snake_pipe_core import connect_readonly
+
+pytestmark = pytest.mark.integration
+
+
+def _python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_leave_flushes_runs_atexit_after_closing_the_stores(tmp_path: Path) -> None:
+    marker = tmp_path / "atexit.json"
+    out = _python(
+        """
+        import atexit, json, sys
+        from snake_pipe_core.cli import leave
+        from snake_pipe_core.store import Store
+        from snake_pipe_core.store import store as module
+
+        Store(sys.argv[1]).open()  # creates it; a writer's connection is now open
+        def note():  # runs after leave() closed the stores
+            with open(sys.argv[2], "w") as f:
+                json.dump({"open_stores": len(module._instances)}, f)
+        atexit.register(note)
+        sys.stdout.write("no newline, still buffered")  # a pipe: block-buffered
+        sys.stderr.write("and on stderr")
+        leave(3)
+        """,
+        str(tmp_path / "store"),
+        str(marker),
+    )
+    assert out.returncode == 3, out.stderr
+    assert out.stdout == "no newline, still buffered"
+    assert out.stderr == "and on stderr"
+    assert json.loads(marker.read_text()) == {"open_stores": 0}
+    # What leave() left behind is a store that the README's reader opens.
+    with connect_readonly(tmp_path / "store") as con:
+        assert con.sql("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_leave_waits_for_a_thread_that_is_not_a_daemon(tmp_path: Path) -> None:
+    done = tmp_path / "done"
+    out = _python(
+        """
+        import sys, threading, time
+        from pathlib import Path
+        from snake_pipe_core.cli import leave
+
+        def work():
+            time.sleep(0.3)
+            Path(sys.argv[1]).write_text("finished")
+        threading.Thread(target=work).start()
+        leave(0)
+        """,
+        str(done),
+    )
+    assert out.returncode == 0, out.stderr
+    assert done.read_text() == "finished"
+
+
+def test_the_command_exits_with_its_code_and_whole_output(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    for i in range(50):
+        (root / f"f{i}.js.ast.json").write_bytes(b'{"type":"Program","body":[]}')
+    (root / "bad.json").write_bytes(b"[")
+    out = subprocess.run(
+        [sys.executable, "-m", "snake_pipe_core.cli", "ingest", str(root),
+         "--store", str(tmp_path / "store"), "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert (summary["extracted"], summary["quarantined"]) == (50, 1)
+    unknown = subprocess.run([sys.executable, "-m", "snake_pipe_core.cli", "ingset"],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert unknown.returncode == 2 and "did you mean 'ingest'" in unknown.stderr
