@@ -11,6 +11,7 @@ retries it.
 """
 
 import errno
+import os
 import sqlite3
 
 import duckdb
@@ -36,10 +37,28 @@ _DAMAGED = (
 )
 
 
-def is_full(error: BaseException) -> bool:
+# Below this much free space, an I/O error that names no cause is taken for a full disk.
+_LOW_SPACE = 1 << 20
+
+
+def is_full(error: BaseException, folder: "str | os.PathLike[str] | None" = None) -> bool:
+    """Whether ``error`` means the disk is full. With ``folder`` (where the files are), also
+    SQLite's bare "disk I/O error" when that file system has (almost) no space left: what
+    opening a catalog says when its -wal and -shm files cannot be created on a full disk."""
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
-    return any(s in str(error).lower() for s in _FULL)
+    text = str(error).lower()
+    if any(s in text for s in _FULL):
+        return True
+    return folder is not None and "disk i/o error" in text and _low_on_space(folder)
+
+
+def _low_on_space(folder: "str | os.PathLike[str]") -> bool:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < _LOW_SPACE
 
 
 def full_message(where: str) -> str:
@@ -53,15 +72,21 @@ _RESTORE = (
 
 
 def as_store_error(
-    error: BaseException, where: str, what: str = "the store", advice: str = _RESTORE
+    error: BaseException,
+    where: str,
+    what: str = "the store",
+    advice: str = _RESTORE,
+    *,
+    folder: "str | os.PathLike[str] | None" = None,
 ) -> StoreError | None:
     """The :class:`StoreError` that says what ``error`` means for ``what`` at ``where``, or
-    None when it is not a fault of the files (a bug, a bad query, a busy catalog)."""
+    None when it is not a fault of the files (a bug, a bad query, a busy catalog). ``folder``:
+    where the files are, when they are local (see :func:`is_full`)."""
     if isinstance(error, StoreError):
         return error
     if not isinstance(error, duckdb.Error | sqlite3.DatabaseError | OSError):
         return None
-    if is_full(error):
+    if is_full(error, folder):
         return StoreFull(full_message(where))
     if isinstance(error, OSError):
         return None  # permissions, a missing folder...: the caller's own message says it

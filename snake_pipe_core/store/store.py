@@ -161,10 +161,10 @@ class Store:
 
     def _fault(self, e: BaseException) -> BaseException:
         """``e`` as the :class:`StoreError` that says what it means, or ``e`` itself."""
-        where = self.location.describe()
-        if is_full(e) and self.location.data_path is not None:
+        where, folder = self.location.describe(), self.location.folder
+        if is_full(e, folder) and self.location.data_path is not None:
             where = self.location.data_path
-        return as_store_error(e, where) or e
+        return as_store_error(e, where, folder=folder) or e
 
     def _instance(self, read_only: bool) -> _Instance:
         global _pid

@@ -165,6 +165,26 @@ def test_a_full_disk_exits_3_and_a_rerun_after_freeing_space_completes(
     assert manifest(store) == manifest(clean)
 
 
+def test_a_bare_disk_io_error_on_a_full_disk_is_said_as_no_space(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    """SQLite says only "disk I/O error" when it cannot create a catalog's -wal and -shm
+    files on a full disk (an open with no other process holding them); where the files
+    are and its free space tell what it means."""
+    import duckdb
+
+    from snake_pipe_core.store.faults import as_store_error, is_full
+
+    bare = duckdb.IOException('Failed to prepare query "SELECT 1": disk I/O error')
+    filler = fill(small_disk, leave=8192)
+    assert is_full(bare, small_disk)
+    fault = as_store_error(bare, str(small_disk / "store"), folder=small_disk)
+    assert fault is not None and str(fault).startswith(f"no space left on device at {small_disk}")
+    filler.unlink()
+    assert not is_full(bare, small_disk)  # space again: an I/O error, not a full disk
+    assert not is_full(bare, tmp_path) and not is_full(bare)  # no folder: nothing to tell
+
+
 def test_a_schema_version_that_cannot_be_read_is_a_store_error() -> None:
     """A reader whose catalog has no DuckLake tables to read yet (one an ingest is creating
     this very moment, say) is told so as a StoreError, not DuckDB's bare exception."""
