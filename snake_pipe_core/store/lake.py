@@ -255,22 +255,25 @@ def _attach_failure(location: StoreLocation, e: duckdb.Error, *, read_only: bool
             f"the store {where} is being created (its catalog has no tables yet): try again "
             "in a moment, or run `snake-pipe ingest`, which creates it"
         )
-    return as_store_error(e, where, "the store's catalog") or StoreError(
+    folder = location.sqlite_file.parent if location.sqlite_file is not None else None
+    return as_store_error(e, where, "the store's catalog", folder=folder) or StoreError(
         f"cannot open the store {where}: {e}"
     )
 
 
 # The catalog keeper: a tiny process that holds one idle SQLite connection to the catalog
 # for as long as the process that started it lives (it reads its stdin until EOF, which
-# comes when that process exits or is killed), and leaves when the catalog is removed.
+# comes when that process exits or is killed: it leaves then), and leaves when the catalog
+# is removed (looked at every 5 s).
 _KEEPER = """
 import os, sqlite3, sys, threading
 path = sys.argv[1]
 db = sqlite3.connect(path, timeout=60)
 db.execute("SELECT count(*) FROM sqlite_master").fetchall()
-threading.Thread(target=sys.stdin.buffer.read, daemon=True).start()
-while threading.active_count() > 1 and os.path.exists(path):
-    threading.Event().wait(5)
+reader = threading.Thread(target=sys.stdin.buffer.read, daemon=True)
+reader.start()
+while reader.is_alive() and os.path.exists(path):
+    reader.join(5)
 """
 _MAX_KEEPERS = 4
 _keepers: "OrderedDict[Path, subprocess.Popen[bytes]]" = OrderedDict()
