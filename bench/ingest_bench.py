@@ -30,6 +30,7 @@ Usage::
 """
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -134,6 +135,15 @@ while stack:
                 n += 1
 print(n)
 """
+
+
+def compile_project() -> None:
+    """Compile snake-pipe's modules to bytecode first, as an installed package has them.
+    Where ``PYTHONDONTWRITEBYTECODE`` is set (this project's development machine sets it),
+    every process of every measured run would otherwise compile them again: ~45 ms of the
+    coordinating process's start (the self time of our modules on import, 80 against 36 ms),
+    which no user pays."""
+    compileall.compile_dir(PROJECT / "snake_pipe_core", quiet=1)
 
 
 def _run(cmd: Sequence[str], **kw: object) -> float:
@@ -482,6 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--corpus", type=Path, help="an existing repository to use instead of generating one"
     )
     args = parser.parse_args(argv)
+    compile_project()
     work = args.work or Path(tempfile.mkdtemp(prefix="snake-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:

@@ -50,6 +50,7 @@ from bench.ingest_bench import (
     _ingest_cmd,
     _measure,
     _script,
+    compile_project,
 )
 
 __all__ = ["main"]
@@ -144,6 +145,11 @@ def bench_throughput(args: argparse.Namespace, work: Path) -> dict[str, object]:
         "engine_vs_bare": round(wall["bare"] / wall["engine-no-store"], 3)
         if "engine-no-store" in wall and "bare" in wall
         else None,
+        # The same, round by round: the median of each round's ratio. Rounds are
+        # interleaved, so drift on a shared machine (a slow minute) hits both sides of a
+        # round alike; the ratio of the medians mixes rounds of different speed.
+        "paired_vs_bare": _paired(runs, "bare", "snake-pipe"),
+        "paired_engine_vs_bare": _paired(runs, "bare", "engine-no-store"),
     }
     print(
         f"throughput on {files} files ({size / 1e6:.0f} MB, avg {size / files / 1e3:.1f} KB), "
@@ -161,10 +167,20 @@ def bench_throughput(args: argparse.Namespace, work: Path) -> dict[str, object]:
         "ratio_vs_python_path",
         "engine_over_duckdb",
         "engine_vs_bare",
+        "paired_vs_bare",
+        "paired_engine_vs_bare",
     ):
         if result[key] is not None:
             print(f"  {key:<22} {result[key]:.2f}x")
     return result
+
+
+def _paired(runs: dict[str, list[Measured]], base: str, other: str) -> float | None:
+    """The median over rounds of ``base``'s time over ``other``'s in the same round."""
+    if base not in runs or other not in runs:
+        return None
+    ratios = [b.seconds / o.seconds for b, o in zip(runs[base], runs[other], strict=True)]
+    return round(statistics.median(ratios), 3)
 
 
 def _measure_env(cmd: list[str], env: dict[str, str] | None) -> Measured:
@@ -283,6 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="folder for the corpus and stores (kept)")
     parser.add_argument("--corpus", type=Path, help="an existing repository instead of a new one")
     args = parser.parse_args(argv)
+    compile_project()
     work = args.work or Path(tempfile.mkdtemp(prefix="snake-scan-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
