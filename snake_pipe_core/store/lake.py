@@ -276,6 +276,7 @@ while reader.is_alive() and os.path.exists(path):
     reader.join(5)
 """
 _MAX_KEEPERS = 4
+_KEEPER_EXIT_S = 5.0
 _keepers: "OrderedDict[Path, subprocess.Popen[bytes]]" = OrderedDict()
 _keepers_guard = threading.Lock()
 
@@ -308,9 +309,11 @@ def keep_catalog_open(catalog: Path) -> None:
             return
         threading.Thread(target=proc.wait, name="catalog-keeper-reaper", daemon=True).start()
         _keepers[catalog] = proc
+        evicted = []
         while len(_keepers) > _MAX_KEEPERS:
-            _, oldest = _keepers.popitem(last=False)
-            _stop_keeper(oldest)
+            evicted.append(_keepers.popitem(last=False)[1])
+    for oldest in evicted:  # outside the lock: each is waited for
+        _stop_keeper(oldest)
 
 
 def release_catalog(catalog: Path) -> None:
@@ -321,12 +324,27 @@ def release_catalog(catalog: Path) -> None:
         _stop_keeper(proc)
 
 
+def release_all_catalogs() -> None:
+    """Stop every keeper of this process. Each has closed its catalog when this returns: the
+    store's files are at rest (a copy or a removal of the folder meets no SQLite closing a
+    catalog, checkpointing its WAL and deleting it)."""
+    with _keepers_guard:
+        procs = list(_keepers.values())
+        _keepers.clear()
+    for proc in procs:
+        _stop_keeper(proc)
+
+
 def _stop_keeper(proc: "subprocess.Popen[bytes]") -> None:
     if proc.stdin is not None:
         try:
             proc.stdin.close()  # EOF: the keeper leaves
         except OSError:
             pass
+    try:
+        proc.wait(_KEEPER_EXIT_S)
+    except subprocess.TimeoutExpired:  # a catalog on a stalled disk: do not hang on it
+        log.warning("the catalog keeper %d did not leave within %g s", proc.pid, _KEEPER_EXIT_S)
 
 
 def legacy_message(location: StoreLocation, legacy: Path) -> str:

@@ -32,7 +32,7 @@ from ..ingest.results import MANIFEST_COLUMNS, METADATA_COLUMNS, Results
 from ..models import IngestSummary
 from ..processes import collector_paused, host_name, pid_alive
 from .faults import as_store_error, is_full
-from .lake import in_transaction, open_lake, release_catalog, retry_stats
+from .lake import in_transaction, open_lake, release_all_catalogs, release_catalog, retry_stats
 from .location import CATALOG_ALIAS, METADATA_ALIAS, StoreLocation
 from .lock import setup_lock
 from .schema import (
@@ -116,12 +116,14 @@ _pid = os.getpid()
 
 def close_all() -> None:
     """Close every store this process has open (each reopens on next use): what a process
-    about to exit does, so that a PostgreSQL catalog sees its connections end properly."""
+    about to exit does, so that a PostgreSQL catalog sees its connections end properly and
+    a SQLite catalog is at rest when the process ends (its keepers have left)."""
     with _instances_guard:
         instances = list(_instances.values())
         _instances.clear()
     for instance in instances:
         instance.con.close()
+    release_all_catalogs()
 
 
 class Store:

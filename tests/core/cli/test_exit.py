@@ -2,6 +2,7 @@
 worker thread waited for, without the interpreter's teardown after that."""
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -86,3 +87,49 @@ def test_the_command_exits_with_its_code_and_whole_output(tmp_path: Path) -> Non
     unknown = subprocess.run([sys.executable, "-m", "snake_pipe_core.cli", "ingset"],
                              capture_output=True, text=True, timeout=120)  # fmt: skip
     assert unknown.returncode == 2 and "did you mean 'ingest'" in unknown.stderr
+
+
+def _holding(path: Path) -> list[int]:
+    """Processes whose command line names ``path`` (the catalog keeper names its catalog)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and str(path).encode() in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_the_store_is_at_rest_when_the_command_returns(tmp_path: Path) -> None:
+    """No keeper of the catalog outlives the command: a script may copy or remove the store
+    folder as soon as the command returns."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "a.js.ast.json").write_bytes(b'{"type":"Program","body":[]}')
+    for attempt in range(5):
+        store = tmp_path / f"store{attempt}"
+        log = tmp_path / f"log{attempt}"
+        with log.open("wb") as f:  # a file, not a pipe: only the command itself is waited for
+            code = subprocess.run(
+                [sys.executable, "-m", "snake_pipe_core.cli", "ingest", str(root),
+                 "--store", str(store)],
+                stdout=f, stderr=subprocess.STDOUT, timeout=120,
+            ).returncode  # fmt: skip
+        assert code == 0, log.read_text()
+        assert _holding(store / "catalog.sqlite") == []
+        assert not (store / "catalog.sqlite-wal").exists()  # checkpointed and closed
+        shutil.rmtree(store)
+
+
+def test_closing_every_store_stops_its_catalog_keeper(tmp_path: Path) -> None:
+    """While a writer has the store open a keeper holds its SQLite catalog; once
+    ``close_all`` returns it has left and the catalog is closed."""
+    from snake_pipe_core.store import Store, close_all
+
+    catalog = tmp_path / "store" / "catalog.sqlite"
+    Store(tmp_path / "store").open()
+    assert _holding(catalog) != []
+    close_all()
+    assert _holding(catalog) == []
+    assert not catalog.with_name("catalog.sqlite-wal").exists()
