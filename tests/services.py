@@ -41,6 +41,7 @@ class Postgres:
     host: str
     port: int
     user: str
+    log: Path | None = None  # the server's log (stderr), where a test may look
 
     def dsn(self, database: str = "postgres") -> str:
         """A libpq key/value connection string (what DuckDB's postgres extension takes)."""
@@ -102,7 +103,7 @@ def postgres_server() -> Iterator[Postgres]:
                           "-c", "full_page_writes=off", "-c", "max_connections=200"]),
             stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
         )  # fmt: skip
-    pg = Postgres("127.0.0.1", port, "postgres")
+    pg = Postgres("127.0.0.1", port, "postgres", log)
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -6,11 +6,13 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from snake_pipe_core import connect_readonly
+from tests.services import Postgres
 
 pytestmark = pytest.mark.integration
 
@@ -133,3 +135,35 @@ def test_closing_every_store_stops_its_catalog_keeper(tmp_path: Path) -> None:
     close_all()
     assert _holding(catalog) == []
     assert not catalog.with_name("catalog.sqlite-wal").exists()
+
+
+def test_a_postgresql_catalog_s_connections_are_closed_not_dropped(
+    postgres: Postgres, postgres_dsn: str, tmp_path: Path
+) -> None:
+    """With a catalog in PostgreSQL the command closes its connections before it ends: the
+    server is told goodbye instead of finding its sockets dropped (which it logs as
+    "unexpected EOF on client connection" at debug1, set here for the test's database)."""
+    database = postgres_dsn.split()[0].removeprefix("dbname=")
+    postgres.psql(f'ALTER DATABASE "{database}" SET log_min_messages = debug1')
+    assert postgres.log is not None
+    seen = postgres.log.stat().st_size
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "a.js.ast.json").write_bytes(b'{"type":"Program","body":[]}')
+    out = subprocess.run(
+        [sys.executable, "-m", "snake_pipe_core.cli", "ingest", str(root),
+         "--store", f"ducklake:postgres:{postgres_dsn}", "--store-data", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    # The backends have ended (a backend logs how its client left before it ends).
+    deadline = time.monotonic() + 30
+    active = f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}'"
+    while postgres.psql(active).strip() != "0":
+        assert time.monotonic() < deadline, "the command's PostgreSQL sessions did not end"
+        time.sleep(0.05)
+    with postgres.log.open("rb") as f:
+        f.seek(seen)
+        logged = f.read().decode(errors="replace")
+    assert "DEBUG:" in logged  # the database's sessions log at debug1: a drop would show
+    assert "unexpected EOF on client connection" not in logged, logged[-2000:]
