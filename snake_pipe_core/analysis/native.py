@@ -118,7 +118,13 @@ def _notice() -> None:
     )
 
 
-def _spec(fmt: AstFormat, keys: list[str]) -> tuple[int, int, int, tuple[str, ...] | None]:
+_Spec = tuple[int, int, int, tuple[str, ...] | None, dict[str, int] | None]
+
+
+def _spec(fmt: AstFormat, keys: list[str]) -> _Spec:
+    """How the scanner detects and measures ``fmt``: its kind, its keys, its root types, and
+    which counts a node of each counted type adds to (as bits: 1 << index in COUNT_NAMES)."""
+
     def key(name: str | None) -> int:
         if name is None:
             return -1
@@ -128,11 +134,12 @@ def _spec(fmt: AstFormat, keys: list[str]) -> tuple[int, int, int, tuple[str, ..
 
     kind = _KINDS.get(type(fmt))
     if kind is None:
-        return (_OPAQUE, -1, -1, None)
+        return (_OPAQUE, -1, -1, None, None)
+    roles = {t: sum(1 << i for i in where) for t, where in fmt.roles.items()}
     if isinstance(fmt, GenericFormat):
         roots = tuple(sorted(fmt.root_types)) if fmt.root_types is not None else None
-        return (kind, key(fmt.fixed_type_key), key(fmt.children_key), roots)
-    return (kind, -1, -1, None)
+        return (kind, key(fmt.fixed_type_key), key(fmt.children_key), roots, roles)
+    return (kind, -1, -1, None, roles)
 
 
 class NativeScanner:
@@ -178,9 +185,12 @@ class NativeScanner:
         return FileVerdict(path, size, mtime_ns, digest, meta.format, meta)
 
     def metadata(self, r: tuple[Any, ...]) -> AstMetadata | None:
-        """The scanner's figures as metadata, derived exactly as ``AstFormat.measure`` does
-        (the counts by the same :meth:`AstFormat.counts`)."""
-        _, index, _type_key, max_depth, hist, (start, end), env, implicit, logical = r
+        """The scanner's figures as metadata, derived exactly as ``AstFormat.measure`` does:
+        the scanner read the counts off the histogram with the format's own
+        :attr:`AstFormat.roles`, and they are corrected here by the same
+        :meth:`AstFormat.adjust`."""
+        (_, index, _type_key, max_depth, hist, (start, end), env, implicit, logical, nodes,
+         counts, node_types) = r  # fmt: skip
         fmt = self.formats[index]
         declared = parser_name = parser_version = source_path = None
         if env is not None:
@@ -188,19 +198,19 @@ class NativeScanner:
             declared = normalise_language(language)
         measured = Measured(hist, max_depth)  # a dict: all formats read it as one
         if type(fmt) is ClangFormat:
-            adjust = _clang_adjust(fmt, implicit, logical)
+            counts = fmt.adjusted(counts, _clang_adjust(fmt, implicit, logical))
         elif type(fmt) is TreeSitterFormat:
-            adjust = fmt.adjust({}, measured)  # it reads the histogram only
-        else:
-            adjust = {}
-        functions, classes, imports, branches = fmt.counts(hist, adjust)
+            counts = fmt.adjusted(counts, fmt.adjust({}, measured))  # reads the histogram only
+        functions, classes, imports, branches = counts
+        if node_types is None:  # a node type with a lone surrogate: orjson says why not
+            node_types = orjson.dumps(hist, option=orjson.OPT_SORT_KEYS)
         return AstMetadata(
             fmt.name,
             declared,
             fmt.format_language(measured),
             parser_name,
             parser_version,
-            sum(hist.values()),
+            nodes,
             max_depth,
             functions,
             classes,
@@ -209,7 +219,7 @@ class NativeScanner:
             source_path,
             source_line(start),
             source_line(end),
-            orjson.dumps(hist, option=orjson.OPT_SORT_KEYS),
+            node_types,
         )
 
 

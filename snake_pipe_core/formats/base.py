@@ -9,7 +9,7 @@ per-node work to a couple of C-level operations.
 
 import functools
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import orjson
@@ -230,10 +230,11 @@ class AstFormat:
         self, types: Mapping[str, int], adjust: Mapping[str, int]
     ) -> tuple[int, int, int, int]:
         """Functions, classes, imports and branches, read off the type histogram with this
-        format's type sets and corrected by ``adjust`` (see :meth:`adjust`). The one
-        definition both paths use, the native scanner's included. Whichever of the histogram
-        and the map of counted types is smaller is the one looked through."""
-        roles = self._roles
+        format's type sets (:attr:`roles`) and corrected by ``adjust`` (see :meth:`adjust`).
+        The one definition both paths use: the native scanner reads the histogram with the
+        same :attr:`roles` and corrects with :meth:`adjusted`. Whichever of the histogram and
+        the map of counted types is smaller is the one looked through."""
+        roles = self.roles
         counts = [0, 0, 0, 0]
         if len(types) <= len(roles):
             for t, n in types.items():
@@ -244,13 +245,19 @@ class AstFormat:
                 if t in types:
                     for i in where:
                         counts[i] += types[t]
+        return self.adjusted(counts, adjust)
+
+    @staticmethod
+    def adjusted(counts: Sequence[int], adjust: Mapping[str, int]) -> tuple[int, int, int, int]:
+        """Counts read off a histogram, corrected by ``adjust`` (never below zero)."""
+        fixed = list(counts)
         for k, delta in adjust.items():
             i = COUNT_NAMES.index(k)
-            counts[i] = max(0, counts[i] + delta)
-        return counts[0], counts[1], counts[2], counts[3]
+            fixed[i] = max(0, fixed[i] + delta)
+        return fixed[0], fixed[1], fixed[2], fixed[3]
 
     @functools.cached_property
-    def _roles(self) -> dict[str, tuple[int, ...]]:
+    def roles(self) -> dict[str, tuple[int, ...]]:
         """Node type -> the counts (indexes into :data:`COUNT_NAMES`) it adds to; made once."""
         roles: dict[str, tuple[int, ...]] = {}
         sets = (self.function_types, self.class_types, self.import_types, self.branch_types)

@@ -10,6 +10,7 @@ import sysconfig
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from snake_pipe_core.analysis import AnalysisSettings, Analyzer
@@ -87,6 +88,44 @@ def test_edge_cases(compare: Compare, text: str, status: int) -> None:
     data = text.encode("latin-1") if text.startswith("\xef") else text.encode()
     raw, _ = compare(data)
     assert raw[0] == status, raw
+
+
+@pytest.mark.parametrize(
+    "types",
+    [
+        ["A", "\\u0041", "a", "B", "_", "Z"],  # merged, then sorted as orjson sorts (bytes)
+        ['\\"q\\"', "back\\\\slash", "sl/ash", "\\/"],
+        ["\\u0001", "\\u001f", "\\b\\t\\n\\f\\r", "\\u007f", "\\u0000"],  # control chars
+        ["é", "\\u00e9", "日本", "😀", "\\ud83d\\ude00", "zz"],  # non-ASCII, raw and escaped
+        ["\\ud800"],  # a lone surrogate: orjson cannot write it (analysis_error on both paths)
+        [],
+    ],
+)
+def test_the_histogram_is_written_and_counted_as_the_reference_does(types: list[str]) -> None:
+    """The node-type histogram as JSON, the node count and the counts come from the scanner
+    itself: byte for byte what ``orjson.dumps(..., OPT_SORT_KEYS)`` writes of the reference's
+    histogram, whatever the names hold."""
+    native, reference = analyzers()
+    calls = [f'{{"type":"CallExpression","callee":{{"type":"{t}"}}}}' for t in types]
+    block = ",".join([*calls, '{"type":"IfStatement"}'])
+    data = (
+        '{"type":"Program","body":[{"type":"FunctionDeclaration","body":{"type":"BlockStatement",'
+        f'"body":[{block}]}}}},{{"type":"ClassDeclaration"}}]}}'
+    ).encode()
+    raw, verdict = compare_paths(native, reference, data)
+    assert raw[0] == OK
+    hist = raw[4]
+    assert raw[9] == sum(hist.values())
+    assert raw[10] == (1, 1, 0, 1)  # functions, classes, imports, branches (ESTree: no adjustment)
+    if "\\ud800" in types:
+        assert raw[11] is None  # left to orjson, which refuses it on both paths
+        assert verdict.reason is not None and verdict.reason.value == "analysis_error"
+        return
+    assert raw[11] == orjson.dumps(hist, option=orjson.OPT_SORT_KEYS)
+    assert verdict.metadata is not None
+    assert verdict.metadata.node_types == raw[11]
+    assert (verdict.metadata.function_count, verdict.metadata.class_count) == (1, 1)
+    assert verdict.metadata.branch_count == 1
 
 
 def test_node_type_names_kept_from_one_document_to_the_next_stay_right() -> None:
