@@ -9,24 +9,18 @@ import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 import orjson
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
 from ..ingest import Progress as IngestProgress
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+# rich is imported where a terminal is written to, not by every command: its import is ~45 ms
+# of a command's start, paid for nothing when the output is piped.
 
 __all__ = ["ProgressBar", "cell", "echo_json", "error", "safe", "table"]
 
@@ -80,6 +74,10 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, empty: s
     numeric = [all(isinstance(r.get(c), int | float) or r.get(c) is None for r in rows)
                for c in columns]  # fmt: skip
     if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
         t = Table(*columns, header_style="bold")
         for i, num in enumerate(numeric):
             t.columns[i].justify = "right" if num else "left"
@@ -110,14 +108,17 @@ class ProgressBar:
         self._task: TaskID | None = None
         self._repo: str | None = None
         if self.enabled:
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TaskProgressColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[mib]:.1f} MiB"),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
+            from rich import progress as bar
+            from rich.console import Console
+
+            self._progress = bar.Progress(
+                bar.TextColumn("{task.description}"),
+                bar.BarColumn(),
+                bar.TaskProgressColumn(),
+                bar.MofNCompleteColumn(),
+                bar.TextColumn("{task.fields[mib]:.1f} MiB"),
+                bar.TextColumn("ETA"),
+                bar.TimeRemainingColumn(),
                 console=Console(file=stream),
                 transient=True,
             )

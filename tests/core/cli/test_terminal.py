@@ -179,6 +179,42 @@ def test_a_terminal_gets_a_progress_bar_and_a_pipe_does_not(
     assert "20 extracted" in piped and "%" not in piped and "\x1b" not in piped
 
 
+def test_a_terminal_gets_a_boxed_table_and_a_pipe_never_loads_rich(
+    ingested: tuple[Path, str],
+) -> None:
+    """``status`` on a pseudo-terminal: rich's boxed table; piped (and a piped ingest): plain
+    aligned text, and rich is never imported (~45 ms of every command's start)."""
+    import pty
+
+    root, store = ingested
+    master, slave = pty.openpty()
+    command = [sys.executable, "-m", "snake_pipe_core.cli", "status", "--store", store]
+    proc = subprocess.Popen(command, stdout=slave, stderr=subprocess.DEVNULL)
+    os.close(slave)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    assert drawn.decode().startswith("┏") and b"repo" in drawn  # the box rich draws
+    for args in (("status", "--store", store), ("ingest", str(root), "--store", store)):
+        piped = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "snake_pipe_core.cli", *args],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert piped.returncode == 0, piped.stderr
+        assert "┏" not in piped.stdout and "extracted" in piped.stdout
+        imported = [line.rsplit("|", 1)[-1].strip() for line in piped.stderr.splitlines()
+                    if line.startswith("import time:")]  # fmt: skip
+        assert "click" in imported and not any(m.split(".")[0] == "rich" for m in imported)
+
+
 @pytest.mark.unit
 def test_every_option_of_every_command_has_help() -> None:
     from snake_pipe_core.cli import cli
