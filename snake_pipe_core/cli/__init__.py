@@ -9,6 +9,7 @@ already runs for this journal, or (``watch --ingest``) another consumer applies 
 """
 
 import atexit
+import importlib.util
 import os
 import sys
 import threading
@@ -33,10 +34,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..ingest.spawn import prestart_workers
 
         prestart_workers()
+    _pandas_absent()
     from .app import run
     from .commands import cli
 
     return run(cli, args)
+
+
+def _pandas_absent() -> None:
+    """Where pandas is not installed, say so once to the import system of this process.
+
+    DuckDB's Python client (1.4) looks for pandas at each parameter it binds, and a failed
+    import is not remembered: each look searches ``sys.path`` again. A statement with three
+    parameters took 0.86 ms instead of 0.44; a 100,000-file ingest made 196 such searches,
+    ~28 ms, on the threads that commit. With ``None`` in ``sys.modules`` every later look
+    fails at once, as it would anyway. Only in the command's own process: a library does not
+    decide this for the programs that import it."""
+    if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is None:
+        sys.modules["pandas"] = None  # type: ignore[assignment]
 
 
 def console() -> NoReturn:

@@ -256,3 +256,29 @@ def test_duckdb_advice_about_its_own_cli_is_not_passed_on() -> None:
     assert "-readonly" not in said and "See also" not in said
     assert said.startswith('IO Error: Could not set lock on file "/s/x.duckdb": Conflicting lock')
     assert "snake-pipe sql" in said
+
+
+def test_the_command_remembers_that_pandas_is_absent(make_repo: MakeRepo, tmp_path: Path) -> None:
+    """DuckDB's client looks for pandas at every parameter it binds; where pandas is not
+    installed, the command's process marks it absent once, so that each look fails at once
+    (as a ModuleNotFoundError, like the search it replaces) and statements still run."""
+    root = make_repo("r", {"ok.js.ast.json": GOOD, "bad.js.ast.json": b"["})
+    script = (
+        "import importlib.util, sys\n"
+        "from snake_pipe_core.cli import main\n"
+        "installed = importlib.util.find_spec('pandas') is not None\n"
+        f"code = main(['ingest', {str(root)!r}, '--store', {str(tmp_path / 'store')!r}])\n"
+        "import duckdb\n"
+        "assert duckdb.connect().execute('SELECT ? + 1', [41]).fetchone() == (42,)\n"
+        "try:\n"
+        "    import pandas  # noqa: F401\n"
+        "    print(code, installed, 'imported')\n"
+        "except ModuleNotFoundError:\n"
+        "    print(code, installed, sys.modules['pandas'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    code, installed, seen = out.stdout.splitlines()[-1].split()  # after the summary
+    assert code == "0"
+    assert seen == ("imported" if installed == "True" else "None")
