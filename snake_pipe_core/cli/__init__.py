@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The console script: run the command line, return its exit code.
 
     An ingest starts its workers' fork server first, before the command line imports the
-    rest of itself (click, rich, pydantic, DuckDB, Arrow: ~0.3 s), so that the server's own
+    rest of itself (click, pydantic, DuckDB, Arrow: ~0.3 s), so that the server's own
     imports run on another core meanwhile. Only the command's name is looked for here: a
     server started for nothing costs an idle process, never a wrong result."""
     args = sys.argv[1:] if argv is None else list(argv)
