@@ -55,6 +55,7 @@ from pydantic import (
 )
 
 from .errors import ConfigError
+from .processes import available_cores
 
 if TYPE_CHECKING:
     from .store.location import StoreLocation
@@ -272,10 +273,7 @@ class Settings(_Model):
     def worker_count(self) -> int:
         if self.workers:
             return self.workers
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:  # not Linux
-            return max(1, os.cpu_count() or 1)
+        return available_cores()
 
     @property
     def store_location(self) -> "StoreLocation":

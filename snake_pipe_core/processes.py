@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["HOST_ENV", "collector_paused", "host_name", "pid_alive"]
+__all__ = ["HOST_ENV", "available_cores", "collector_paused", "host_name", "pid_alive"]
 
 # Names this host in the store's audit trail (runs.host) instead of its hostname: set it when
 # several "hosts" share one machine (containers, the multi-host test), or to a stable name.
@@ -17,6 +17,14 @@ HOST_ENV = "SNAKE_PIPE_HOST"
 def host_name() -> str:
     """The name runs of this host are recorded under."""
     return os.environ.get(HOST_ENV) or socket.gethostname()
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -469,14 +469,18 @@ def _ingest(
             known_hashes=store.known_hashes if not full else lambda _: KnownHashes(),
             tuning=tuning or BatchTuning(),
         )
-        try:
-            for verdicts in executor.run(work()):
-                commits.add(verdicts)
-                commits.maybe_commit(walk_done=walk_done)
-                report()
-            walk_done = True
-        finally:
-            commits.close()  # on an error too: what was analysed is committed, not lost
+        # A whole repository: the workers will likely take every core they are given, and the
+        # store's DuckDB gets what they leave while they run (Store.sharing_cores).
+        busy = executor.workers if whole and executor.workers > 1 else 0
+        with store.sharing_cores(busy):
+            try:
+                for verdicts in executor.run(work()):
+                    commits.add(verdicts)
+                    commits.maybe_commit(walk_done=walk_done)
+                    report()
+                walk_done = True
+            finally:
+                commits.close()  # on an error too: what was analysed is committed, not lost
 
         # What the manifest still holds was not seen: deleted, unless its folder was unreadable.
         unreadable = [storage_path(d) for d in walk.unreadable_dirs]
