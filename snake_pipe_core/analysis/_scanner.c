@@ -1618,10 +1618,11 @@ static PyObject *span_of(const Scan *S, int *bad)
 
 /* ---------------------------------------------------------------- figures off the histogram */
 
-/* What the format's counts, the node count and the stored histogram read off the histogram:
- * AstFormat.raw_counts and orjson.dumps(hist, option=OPT_SORT_KEYS), done here, where the
- * Python side of a 4 KB file spent ~3 us a file on them (a dozen dict lookups a file and an
- * orjson call). The histogram is the dict itself, after names that decode alike were merged. */
+/* The format's counts (what AstFormat.counts reads off the histogram with the format's roles,
+ * before AstFormat.adjusted), the node count and the stored histogram (what
+ * orjson.dumps(hist, option=OPT_SORT_KEYS) writes), done here, where the Python side of a 4 KB
+ * file spent ~3 us on them (a dozen dict lookups and an orjson call). The histogram is the dict
+ * itself, after names that decode alike were merged. */
 typedef struct {
     const char *s;
     Py_ssize_t n;

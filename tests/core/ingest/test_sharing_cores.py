@@ -50,3 +50,14 @@ def test_a_run_of_some_paths_leaves_duckdb_as_it_is(
     ingest_repository(root, store=store, settings=settings, workers=2, paths=["f1.js.ast.json"],
                       progress=lambda p: seen.append(threads(store)))  # fmt: skip
     assert seen and set(seen) == {before}
+
+
+def test_the_threads_come_back_when_the_run_fails(store: Store) -> None:
+    store.open()
+    before = threads(store)
+    with pytest.raises(RuntimeError), store.sharing_cores(available_cores()):
+        assert threads(store) == min(before, 1)
+        raise RuntimeError("a run that failed")
+    assert threads(store) == before
+    with store.sharing_cores(0):  # nothing busy: nothing to share
+        assert threads(store) == before
