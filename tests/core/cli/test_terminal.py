@@ -28,6 +28,29 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     )  # fmt: skip
 
 
+def on_terminal(master: int, proc: "subprocess.Popen[bytes]") -> bytes:
+    """What ``proc`` wrote to the pseudo-terminal ``master`` (closed here) until it ended;
+    the process must have succeeded."""
+    import select
+
+    drawn = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    return drawn
+
+
 @pytest.fixture
 def ingested(make_repo: MakeRepo, tmp_path: Path) -> tuple[Path, str]:
     root = make_repo("r", {"ok.js.ast.json": GOOD, "bad.js.ast.json": b"[", "e.js.ast.json": b""})
@@ -149,7 +172,6 @@ def test_a_terminal_gets_a_progress_bar_and_a_pipe_does_not(
 ) -> None:
     """stderr on a pseudo-terminal: rich's bar with percentage, files and ETA; piped: none."""
     import pty
-    import select
 
     root = make_repo("r", {f"f{i}.js.ast.json": GOOD for i in range(20)})
     master, slave = pty.openpty()
@@ -157,21 +179,7 @@ def test_a_terminal_gets_a_progress_bar_and_a_pipe_does_not(
                "--store", str(tmp_path / "store")]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)
-    drawn = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            drawn += chunk
-        elif proc.poll() is not None:
-            break
-    os.close(master)
-    assert proc.wait(timeout=60) == 0
+    drawn = on_terminal(master, proc)
     assert proc.stdout is not None
     with proc.stdout:
         piped = proc.stdout.read().decode()
@@ -191,17 +199,7 @@ def test_a_terminal_gets_a_boxed_table_and_a_pipe_never_loads_rich(
     command = [sys.executable, "-m", "snake_pipe_core.cli", "status", "--store", store]
     proc = subprocess.Popen(command, stdout=slave, stderr=subprocess.DEVNULL)
     os.close(slave)
-    drawn = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    os.close(master)
-    assert proc.wait(timeout=60) == 0
+    drawn = on_terminal(master, proc)
     assert drawn.decode().startswith("┏") and b"repo" in drawn  # the box rich draws
     for args in (("status", "--store", store), ("ingest", str(root), "--store", store)):
         piped = subprocess.run(
