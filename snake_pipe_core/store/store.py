@@ -223,29 +223,27 @@ class Store:
         process's other queries of the store meanwhile run on the cores left too. It is put
         back when the block ends; a store that fails meanwhile says so at its next statement,
         not here."""
-        left = max(1, available_cores() - busy)
         if busy <= 0:
             yield
             return
-        cursor = self._instance(False).con.cursor()
-        try:
-            row = cursor.execute("SELECT current_setting('threads')").fetchone()
-            before = int(row[0]) if row else left
-            if left < before:
-                cursor.execute(f"SET threads = {left}")
-        except duckdb.Error as e:
-            log.debug("DuckDB's threads stay as they are: %s", e)
-            before = left
-        try:
-            yield
-        finally:
+        left = max(1, available_cores() - busy)
+        with self._instance(False).con.cursor() as cursor:
             try:
+                row = cursor.execute("SELECT current_setting('threads')").fetchone()
+                before = int(row[0]) if row else left
                 if left < before:
-                    cursor.execute(f"SET threads = {before}")
+                    cursor.execute(f"SET threads = {left}")
             except duckdb.Error as e:
-                log.debug("DuckDB's threads not put back: %s", e)
+                log.debug("DuckDB's threads stay as they are: %s", e)
+                before = left
+            try:
+                yield
             finally:
-                cursor.close()
+                if left < before:
+                    try:
+                        cursor.execute(f"SET threads = {before}")
+                    except duckdb.Error as e:
+                        log.debug("DuckDB's threads not put back: %s", e)
 
     def close(self) -> None:
         """Close this process's connections to the store (they reopen on next use)."""
